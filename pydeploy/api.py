@@ -1,0 +1,67 @@
+"""The library behind every ``pydeploy`` command; tests and scripts call it directly.
+
+Each verb takes ``dsn`` (None: resolved as described in :mod:`pydeploy.db`)
+and ``sql_dir`` (None: the SQL shipped with this package).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydeploy import deploy
+from pydeploy import lint as lint_rules
+from pydeploy.db import connect
+from pydeploy.deploy import ApplyResult, RollbackResult, Status
+from pydeploy.lint import Finding
+from pydeploy.server import LocalServer, default_home
+from pydeploy.sources import default_sql_dir
+
+__all__ = [
+    "ApplyResult",
+    "Finding",
+    "RollbackResult",
+    "Status",
+    "apply",
+    "lint",
+    "lint_deep",
+    "local_server",
+    "rollback",
+    "status",
+]
+
+
+def _sql_dir(sql_dir: Path | None) -> Path:
+    return sql_dir if sql_dir is not None else default_sql_dir()
+
+
+def apply(
+    dsn: str | None = None, sql_dir: Path | None = None, *, dry_run: bool = False
+) -> ApplyResult:
+    """Run pending migrations and deploy changed functions, atomically."""
+    return deploy.apply(dsn, _sql_dir(sql_dir), dry_run=dry_run)
+
+
+def rollback(dsn: str | None = None, sql_dir: Path | None = None) -> RollbackResult:
+    """Roll back the last applied migration and redeploy functions to match."""
+    return deploy.rollback(dsn, _sql_dir(sql_dir))
+
+
+def status(dsn: str | None = None, sql_dir: Path | None = None) -> Status:
+    """Applied and pending migrations, deployed functions and drift."""
+    return deploy.status(dsn, _sql_dir(sql_dir))
+
+
+def lint(paths: list[Path] | None = None) -> list[Finding]:
+    """Policy findings for SQL files (default: all of the package's SQL)."""
+    return lint_rules.lint_paths(paths or [default_sql_dir()])
+
+
+def lint_deep(dsn: str | None = None, sql_dir: Path | None = None) -> list[Finding]:
+    """plpgsql_check findings for the deployed PL/pgSQL functions."""
+    with connect(dsn) as conn:
+        return lint_rules.deep_check(conn, _sql_dir(sql_dir))
+
+
+def local_server(home: Path | None = None) -> LocalServer:
+    """The private cluster of ``pydeploy server`` (default: ./.pgdata or PYDEPLOY_HOME)."""
+    return LocalServer(home or default_home())

@@ -1,0 +1,365 @@
+"""Policy checks on SQL files before deploy (pglast), and plpgsql_check after deploy.
+
+pglast parses plain SQL with PostgreSQL's own parser (``parse_sql``) and
+PL/pgSQL bodies with PL/pgSQL's (``parse_plpgsql``), so a finding points at
+what PostgreSQL would see. Every rule has a stable code; ``pydeploy lint
+--explain CODE`` prints why it exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pglast
+import psycopg
+from pglast import ast
+from pglast.parser import ParseError
+from pglast.visitors import Visitor
+
+from pydeploy.errors import PydeployError
+from pydeploy.sources import (
+    body_first_line,
+    function_body,
+    line_of,
+    read_function_files,
+    statement_text,
+)
+
+RULES: dict[str, tuple[str, str]] = {
+    "PD001": (
+        "syntax-error",
+        "The file (or a PL/pgSQL body in it) does not parse. PostgreSQL would reject it at deploy.",
+    ),
+    "PD002": (
+        "missing-volatility",
+        "Every function declares IMMUTABLE, STABLE or VOLATILE. The default, VOLATILE, forbids "
+        "index use of its result and inlining; say it when you mean it.",
+    ),
+    "PD003": (
+        "missing-search-path",
+        "Every function pins its search_path (SET search_path = ...), so that objects a caller "
+        "puts earlier on its own search_path cannot capture the names the function uses.",
+    ),
+    "PD004": (
+        "security-definer-search-path",
+        "A SECURITY DEFINER function runs with its owner's rights: its search_path must be set "
+        'explicitly, end with pg_temp and not contain "$user", or a caller\'s temporary or own '
+        "objects can hijack it.",
+    ),
+    "PD005": (
+        "dynamic-sql-concatenation",
+        "EXECUTE builds SQL only with format() (%I for identifiers, %L for literals) or passes "
+        "values with USING. A query glued together with || is how SQL injection happens.",
+    ),
+    "PD006": (
+        "offset-pagination",
+        "OFFSET reads and throws away every skipped row: page 50 costs 50 pages. Gallery queries "
+        "paginate with keyset cursors (created_at, id) instead.",
+    ),
+    "PD007": (
+        "file-name-mismatch",
+        "A file in pgsql/functions defines exactly one function, named like the file "
+        "(gallery_page.sql defines gallery_page), so that deploys and reviews find it.",
+    ),
+    "PD008": (
+        "missing-parallel-label",
+        "Every function declares PARALLEL SAFE, RESTRICTED or UNSAFE. The default, UNSAFE, keeps "
+        "every query calling it off parallel plans.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int
+    code: str
+    message: str
+
+    @property
+    def rule(self) -> str:
+        return RULES[self.code][0] if self.code in RULES else self.code
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.code} {self.rule}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "rule": self.rule}
+
+
+def sql_files(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.sql")))
+        else:
+            files.append(path)
+    return files
+
+
+def lint_paths(paths: Iterable[Path]) -> list[Finding]:
+    findings: list[Finding] = []
+    for path in sql_files(paths):
+        findings.extend(lint_file(path))
+    return findings
+
+
+def lint_file(path: Path) -> list[Finding]:
+    return list(_FileLinter(path, path.read_text(encoding="utf-8")).run())
+
+
+class _OffsetFinder(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_SelectStmt(self, ancestors: object, node: ast.SelectStmt) -> None:
+        if node.limitOffset is not None:
+            self.found = True
+
+
+class _ConcatFinder(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_A_Expr(self, ancestors: object, node: ast.A_Expr) -> None:
+        if node.name and node.name[-1].sval == "||":
+            self.found = True
+
+
+def _has_offset(sql_text: str) -> bool:
+    finder = _OffsetFinder()
+    finder(pglast.parse_sql(sql_text))
+    return finder.found
+
+
+def _has_concatenation(expression: str) -> bool:
+    try:
+        tree = pglast.parse_sql(f"SELECT {expression}")
+    except ParseError:
+        return "||" in expression
+    finder = _ConcatFinder()
+    finder(tree)
+    return finder.found
+
+
+def _walk_json(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk_json(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_json(value)
+
+
+_DYNAMIC_STATEMENTS = {
+    "PLpgSQL_stmt_dynexecute": "query",
+    "PLpgSQL_stmt_dynfors": "query",
+    "PLpgSQL_stmt_return_query": "dynquery",
+    "PLpgSQL_stmt_open": "dynquery",
+}
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:?=\s*(.*)$", re.S)
+
+
+class _FileLinter:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def finding(self, byte_offset: int, code: str, message: str) -> Finding:
+        return Finding(str(self.path), line_of(self.text, byte_offset), code, message)
+
+    def run(self) -> Iterator[Finding]:
+        try:
+            statements = pglast.parse_sql(self.text)
+        except ParseError as e:
+            location = e.args[1] if len(e.args) > 1 and e.args[1] is not None else 0
+            yield Finding(str(self.path), self.text[:location].count("\n") + 1, "PD001", e.args[0])
+            return
+        functions = []
+        for raw in statements:
+            stmt = raw.stmt
+            if isinstance(stmt, ast.CreateFunctionStmt):
+                functions.append(stmt)
+                yield from self.check_function(raw, stmt)
+            elif _has_offset(self.statement_text(raw)):
+                yield self.finding(raw.stmt_location, "PD006", "OFFSET in a query")
+        if self.path.parent.name == "functions":
+            yield from self.check_file_name(functions)
+
+    def statement_text(self, raw: ast.RawStmt) -> str:
+        return statement_text(self.text, raw)
+
+    def check_file_name(self, functions: list[ast.CreateFunctionStmt]) -> Iterator[Finding]:
+        names = [".".join(n.sval for n in f.funcname) for f in functions]
+        if len(names) != 1 or names[0].split(".")[-1] != self.path.stem:
+            found = ", ".join(names) or "none"
+            yield Finding(
+                str(self.path),
+                1,
+                "PD007",
+                f"expected one function named {self.path.stem}, found: {found}",
+            )
+
+    def check_function(self, raw: ast.RawStmt, stmt: ast.CreateFunctionStmt) -> Iterator[Finding]:
+        name = stmt.funcname[-1].sval
+        at = raw.stmt_location
+        options = {o.defname: o.arg for o in stmt.options or ()}
+        search_path = None
+        for o in stmt.options or ():
+            if o.defname == "set" and o.arg.name == "search_path":
+                search_path = o.arg
+        if not stmt.is_procedure and "volatility" not in options:
+            yield self.finding(at, "PD002", f"{name}: declare IMMUTABLE, STABLE or VOLATILE")
+        if not stmt.is_procedure and "parallel" not in options:
+            yield self.finding(at, "PD008", f"{name}: declare PARALLEL SAFE, RESTRICTED or UNSAFE")
+        if search_path is None:
+            yield self.finding(at, "PD003", f"{name}: add SET search_path = ..., pg_temp")
+        security_definer = "security" in options and bool(options["security"].boolval)
+        if security_definer:
+            problem = _definer_search_path_problem(search_path)
+            if problem:
+                yield self.finding(at, "PD004", f"{name}: SECURITY DEFINER {problem}")
+        language = options["language"].sval.lower() if "language" in options else "sql"
+        body = function_body(stmt)
+        if body is None:
+            return
+        body_line = body_first_line(self.text, raw)
+        if language == "plpgsql":
+            yield from self.check_plpgsql(raw, name, body_line)
+        elif language == "sql":
+            try:
+                offset = _has_offset(body)
+            except ParseError as e:
+                yield Finding(str(self.path), body_line, "PD001", f"{name}: {e.args[0]}")
+                return
+            if offset:
+                yield Finding(str(self.path), body_line, "PD006", f"{name}: OFFSET in a query")
+
+    def check_plpgsql(self, raw: ast.RawStmt, name: str, body_line: int) -> Iterator[Finding]:
+        try:
+            tree = pglast.parse_plpgsql(self.statement_text(raw))
+        except ParseError as e:
+            yield Finding(str(self.path), body_line, "PD001", f"{name}: {e.args[0]}")
+            return
+        datums = tree[0]["PLpgSQL_function"].get("datums", [])
+        variables = [next(iter(d.values())).get("refname") for d in datums]
+
+        def line(lineno: int | None) -> int:
+            return body_line + (lineno or 1) - 1
+
+        executed_variables: dict[str, int] = {}
+        assignments: list[tuple[str, str, int]] = []
+        for node in _walk_json(tree):
+            for kind, stmt in node.items():
+                if not isinstance(stmt, dict):
+                    continue
+                if kind in _DYNAMIC_STATEMENTS:
+                    expr = stmt.get(_DYNAMIC_STATEMENTS[kind])
+                    if not expr:
+                        continue
+                    query = expr["PLpgSQL_expr"]["query"]
+                    if query.strip() in variables:
+                        executed_variables[query.strip()] = stmt.get("lineno", 1)
+                    elif _has_concatenation(query):
+                        yield Finding(
+                            str(self.path),
+                            line(stmt.get("lineno")),
+                            "PD005",
+                            f"{name}: EXECUTE of a string built with ||; use format() or USING",
+                        )
+                elif kind == "PLpgSQL_stmt_assign":
+                    match = _ASSIGNMENT.match(stmt["expr"]["PLpgSQL_expr"]["query"])
+                    if match:
+                        assignments.append((match[1], match[2], stmt.get("lineno", 1)))
+                elif kind == "PLpgSQL_expr" and stmt.get("parseMode", 0) == 0:
+                    try:
+                        offset = _has_offset(stmt["query"])
+                    except ParseError:
+                        continue
+                    if offset:
+                        yield Finding(
+                            str(self.path), body_line, "PD006", f"{name}: OFFSET in a query"
+                        )
+        for variable, expression, lineno in assignments:
+            if variable in executed_variables and _has_concatenation(expression):
+                yield Finding(
+                    str(self.path),
+                    line(lineno),
+                    "PD005",
+                    f"{name}: {variable} is built with || and then EXECUTEd; use format() or USING",
+                )
+
+
+def _definer_search_path_problem(search_path: ast.VariableSetStmt | None) -> str | None:
+    if search_path is None or not search_path.args:
+        return "without SET search_path"
+    items = [a.val.sval if isinstance(a, ast.A_Const) else "" for a in search_path.args]
+    if "$user" in items:
+        return 'has "$user" in its search_path'
+    if items[-1] != "pg_temp":
+        return "search_path must end with pg_temp"
+    return None
+
+
+# -- plpgsql_check on the deployed functions ------------------------------------
+
+PLPGSQL_CHECK_QUERY = """
+SELECT c.lineno, c.level, c.sqlstate, c.message, c.hint
+  FROM plpgsql_check_function_tb(%(fn)s::regprocedure, %(rel)s::regclass,
+                                 fatal_errors => false, other_warnings => true,
+                                 extra_warnings => true, security_warnings => true) AS c
+"""
+
+
+def deep_check(conn: psycopg.Connection, sql_dir: Path) -> list[Finding]:
+    """Run plpgsql_check on every PL/pgSQL function pydeploy deployed.
+
+    The extension is created inside a transaction that is rolled back, so a
+    database that did not have it is left without it. Trigger functions are
+    checked against each table whose trigger uses them.
+    """
+    files = {f.stem: f for f in read_function_files(sql_dir)}
+    findings: list[Finding] = []
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:
+        available = cur.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'plpgsql_check'"
+        ).fetchone()
+        if not available:
+            raise PydeployError(
+                "plpgsql_check is not installed on the database server",
+                "install it (Debian: apt-get install postgresql-15-plpgsql-check) "
+                "or lint without --deep",
+            )
+        cur.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check")
+        targets = cur.execute(
+            """
+            SELECT r.file, r.signature, t.tgrelid::regclass::text
+              FROM pydeploy.function_registry r
+              JOIN pg_proc p ON p.oid = to_regprocedure(r.signature)
+              JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+              LEFT JOIN pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal
+             WHERE p.prorettype <> 'trigger'::regtype OR t.tgrelid IS NOT NULL
+             ORDER BY r.file
+            """
+        ).fetchall()
+        for file, signature, relation in targets:
+            f = files.get(file)
+            path = str(f.path) if f else f"{file}.sql"
+            first_line = f.body_first_line if f else 1
+            for lineno, level, sqlstate, message, hint in cur.execute(
+                PLPGSQL_CHECK_QUERY, {"fn": signature, "rel": relation}
+            ):
+                text = f"{signature}: {level}: {message}" + (f" (HINT: {hint})" if hint else "")
+                if sqlstate and sqlstate != "00000":
+                    text += f" [{sqlstate}]"
+                findings.append(
+                    Finding(path, first_line + (lineno or 1) - 1, "PLPGSQL_CHECK", text)
+                )
+    return findings

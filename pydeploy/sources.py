@@ -1,0 +1,156 @@
+"""The SQL this package deploys: migrations and repeatable function files.
+
+The files live in the top-level ``pgsql/`` directory of a checkout and ship
+inside the wheel as ``pydeploy/pgsql``; both layouts are found without any
+configuration, and ``--sql-dir`` points at any other tree of the same shape.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pglast
+from pglast import ast
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_sql_dir() -> Path:
+    """The packaged SQL tree, or the checkout's ``pgsql/`` for a source install."""
+    for candidate in (PACKAGE_DIR / "pgsql", PACKAGE_DIR.parent / "pgsql"):
+        if (candidate / "functions").is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "cannot find the SQL files (pgsql/functions): reinstall the package or pass --sql-dir"
+    )
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def line_of(text: str, byte_offset: int) -> int:
+    """1-based line of a byte offset reported by the PostgreSQL parser."""
+    return text.encode()[:byte_offset].count(b"\n") + 1
+
+
+def statement_text(text: str, raw: ast.RawStmt) -> str:
+    data = text.encode()
+    end = raw.stmt_location + raw.stmt_len if raw.stmt_len else len(data)
+    return data[raw.stmt_location : end].decode()
+
+
+def function_body(stmt: ast.CreateFunctionStmt) -> str | None:
+    for option in stmt.options or ():
+        if option.defname == "as":
+            return option.arg[0].sval
+    return None
+
+
+def body_first_line(text: str, raw: ast.RawStmt) -> int:
+    """File line on which a CREATE FUNCTION's body starts: PL/pgSQL line 1."""
+    stmt_text = statement_text(text, raw)
+    body = function_body(raw.stmt) or ""
+    start = max(stmt_text.find(body), 0)
+    return line_of(text, raw.stmt_location) + stmt_text[:start].count("\n")
+
+
+@dataclass(frozen=True)
+class FunctionFile:
+    """One file of ``pgsql/functions/``: exactly one CREATE FUNCTION (or PROCEDURE)."""
+
+    path: Path
+    text: str
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @cached_property
+    def sha256(self) -> str:
+        return sha256_text(self.text)
+
+    @cached_property
+    def statements(self) -> tuple[ast.RawStmt, ...]:
+        return tuple(pglast.parse_sql(self.text))
+
+    @property
+    def create_raw(self) -> ast.RawStmt:
+        creates = [s for s in self.statements if isinstance(s.stmt, ast.CreateFunctionStmt)]
+        if len(creates) != 1:
+            raise ValueError(f"{self.path}: expected one CREATE FUNCTION, found {len(creates)}")
+        return creates[0]
+
+    @property
+    def create(self) -> ast.CreateFunctionStmt:
+        return self.create_raw.stmt
+
+    @property
+    def body_first_line(self) -> int:
+        return body_first_line(self.text, self.create_raw)
+
+    @property
+    def name(self) -> str:
+        return self.create.funcname[-1].sval
+
+    @property
+    def kind(self) -> str:
+        return "PROCEDURE" if self.create.is_procedure else "FUNCTION"
+
+    @property
+    def signature(self) -> str:
+        """``name(type, ...)`` of the input arguments, as ``to_regprocedure`` reads it."""
+        args = [
+            _type_name(p.argType)
+            for p in self.create.parameters or ()
+            if p.mode.name not in ("FUNC_PARAM_OUT", "FUNC_PARAM_TABLE")
+        ]
+        return f"{self.name}({', '.join(args)})"
+
+
+def _type_name(type_name: ast.TypeName) -> str:
+    names = [n.sval for n in type_name.names]
+    if names[0] == "pg_catalog":
+        names = names[1:]
+    text = ".".join(names)
+    if type_name.setof:
+        text = "setof " + text
+    return text + "[]" * len(type_name.arrayBounds or ())
+
+
+def read_function_files(sql_dir: Path) -> list[FunctionFile]:
+    """Function files in deployment order: every function after those it calls."""
+    files = {
+        p.stem: FunctionFile(p, p.read_text(encoding="utf-8"))
+        for p in sorted((sql_dir / "functions").glob("*.sql"))
+    }
+    graph: dict[str, set[str]] = {}
+    for stem, f in files.items():
+        words = set(re.findall(r"[a-z_][a-z0-9_]*", f.text.lower()))
+        graph[stem] = {other for other in files if other != stem and other in words}
+    sorter = graphlib.TopologicalSorter(graph)
+    try:
+        order = list(sorter.static_order())
+    except graphlib.CycleError:
+        # Mutually recursive functions: PL/pgSQL resolves calls at run time, so
+        # file-name order is as good as any.
+        order = list(files)
+    return [files[stem] for stem in order]
+
+
+def migrations_dir(sql_dir: Path) -> Path:
+    return sql_dir / "migrations"
+
+
+def migration_checksum(migration_path: Path) -> str:
+    """Checksum of a migration and its rollback, to spot edits after it was applied."""
+    rollback = migration_path.with_suffix(".rollback.sql")
+    text = migration_path.read_text(encoding="utf-8")
+    if rollback.exists():
+        text += "\n-- rollback --\n" + rollback.read_text(encoding="utf-8")
+    return sha256_text(text)
