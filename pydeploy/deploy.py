@@ -314,29 +314,31 @@ def _pg_message(e: psycopg.Error) -> str:
     return text
 
 
-def _grants(cur: psycopg.Cursor, signature: str) -> list[sql.Composed] | None:
-    """GRANT statements reproducing a function's ACL, None when it has the default ACL."""
+def _saved_acl(cur: psycopg.Cursor, signature: str) -> list[tuple[str, bool]] | None:
+    """(grantee, grantable) of a function's EXECUTE grants; None for the default ACL."""
     row = cur.execute(
         "SELECT proacl IS NULL FROM pg_proc WHERE oid = to_regprocedure(%s)", (signature,)
     ).fetchone()
     if row is None or row[0]:
         return None
-    grants = [sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(sql.SQL(signature))]
-    for grantee, grantable in cur.execute(
+    return cur.execute(
         "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,"
         "       a.is_grantable"
         "  FROM pg_proc p, aclexplode(p.proacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee"
         " WHERE p.oid = to_regprocedure(%s)",
         (signature,),
-    ).fetchall():
-        grants.append(
+    ).fetchall()
+
+
+def _restore_acl(cur: psycopg.Cursor, signature: str, acl: list[tuple[str, bool]]) -> None:
+    function = sql.SQL(signature)
+    cur.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function))
+    for grantee, grantable in acl:
+        cur.execute(
             sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}{}").format(
-                sql.SQL(signature),
-                sql.SQL(grantee),
-                sql.SQL(" WITH GRANT OPTION" if grantable else ""),
+                function, sql.SQL(grantee), sql.SQL(" WITH GRANT OPTION" if grantable else "")
             )
         )
-    return grants
 
 
 def _drop(cur: psycopg.Cursor, kind: str, signature: str) -> None:
@@ -346,14 +348,14 @@ def _drop(cur: psycopg.Cursor, kind: str, signature: str) -> None:
 def _deploy_function(cur: psycopg.Cursor, f: FunctionFile, old_signature: str | None) -> None:
     """CREATE OR REPLACE one file; drop and recreate (keeping grants) when the
     signature or return type changed."""
-    grants = None
+    acl = None
     old = (
         old_signature
         and cur.execute("SELECT to_regprocedure(%s)::text", (old_signature,)).fetchone()[0]
     )
     new = cur.execute("SELECT to_regprocedure(%s)::text", (f.signature,)).fetchone()[0]
     if old and old != new:
-        grants = _grants(cur, old)
+        acl = _saved_acl(cur, old)
         _drop(cur, f.kind, old)
     cur.execute("SAVEPOINT pydeploy_function")
     try:
@@ -361,7 +363,7 @@ def _deploy_function(cur: psycopg.Cursor, f: FunctionFile, old_signature: str | 
     except psycopg.errors.InvalidFunctionDefinition:
         # "cannot change return type of existing function" and friends.
         cur.execute("ROLLBACK TO SAVEPOINT pydeploy_function")
-        grants = grants or _grants(cur, f.signature)
+        acl = acl or _saved_acl(cur, f.signature)
         _drop(cur, f.kind, f.signature)
         cur.execute(f.text)
     cur.execute("RELEASE SAVEPOINT pydeploy_function")
@@ -371,8 +373,8 @@ def _deploy_function(cur: psycopg.Cursor, f: FunctionFile, old_signature: str | 
             f"{f.path.name} did not create {f.signature}",
             "a file in pgsql/functions must create exactly the function it is named after",
         )
-    for grant in grants or ():
-        cur.execute(grant)
+    if acl is not None:
+        _restore_acl(cur, signature, acl)
     cur.execute(
         """
         INSERT INTO pydeploy.function_registry

@@ -27,3 +27,5 @@ class ConnectionFailed(PydeployError):
 
 class DeployError(PydeployError):
     """A migration or a function file failed; nothing was changed."""
+
+    exit_code = 1

@@ -70,6 +70,11 @@ RULES: dict[str, tuple[str, str]] = {
         "Every function declares PARALLEL SAFE, RESTRICTED or UNSAFE. The default, UNSAFE, keeps "
         "every query calling it off parallel plans.",
     ),
+    "PLPGSQL_CHECK": (
+        "plpgsql-check",
+        "Reported by plpgsql_check (lint --deep) on a deployed function: a column or type that "
+        "does not exist, an unused variable, a cast that defeats an index, a missing RETURN.",
+    ),
 }
 
 
@@ -82,7 +87,7 @@ class Finding:
 
     @property
     def rule(self) -> str:
-        return RULES[self.code][0] if self.code in RULES else self.code
+        return RULES[self.code][0]
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.code} {self.rule}: {self.message}"
@@ -148,14 +153,16 @@ def _has_concatenation(expression: str) -> bool:
     return finder.found
 
 
-def _walk_json(node: Any) -> Iterator[dict[str, Any]]:
+def _walk_json(node: Any, lineno: int = 1) -> Iterator[tuple[dict[str, Any], int]]:
+    """Every dict of a parse_plpgsql tree, with the line of the statement it is in."""
     if isinstance(node, dict):
-        yield node
+        lineno = node.get("lineno", lineno)
+        yield node, lineno
         for value in node.values():
-            yield from _walk_json(value)
+            yield from _walk_json(value, lineno)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk_json(value)
+            yield from _walk_json(value, lineno)
 
 
 _DYNAMIC_STATEMENTS = {
@@ -251,33 +258,34 @@ class _FileLinter:
         datums = tree[0]["PLpgSQL_function"].get("datums", [])
         variables = [next(iter(d.values())).get("refname") for d in datums]
 
-        def line(lineno: int | None) -> int:
-            return body_line + (lineno or 1) - 1
+        def line(lineno: int) -> int:
+            return body_line + lineno - 1
 
-        executed_variables: dict[str, int] = {}
+        executed_variables: set[str] = set()
         assignments: list[tuple[str, str, int]] = []
-        for node in _walk_json(tree):
+        for node, outer_lineno in _walk_json(tree):
             for kind, stmt in node.items():
                 if not isinstance(stmt, dict):
                     continue
+                lineno = stmt.get("lineno", outer_lineno)
                 if kind in _DYNAMIC_STATEMENTS:
                     expr = stmt.get(_DYNAMIC_STATEMENTS[kind])
                     if not expr:
                         continue
                     query = expr["PLpgSQL_expr"]["query"]
                     if query.strip() in variables:
-                        executed_variables[query.strip()] = stmt.get("lineno", 1)
+                        executed_variables.add(query.strip())
                     elif _has_concatenation(query):
                         yield Finding(
                             str(self.path),
-                            line(stmt.get("lineno")),
+                            line(lineno),
                             "PD005",
                             f"{name}: EXECUTE of a string built with ||; use format() or USING",
                         )
                 elif kind == "PLpgSQL_stmt_assign":
                     match = _ASSIGNMENT.match(stmt["expr"]["PLpgSQL_expr"]["query"])
                     if match:
-                        assignments.append((match[1], match[2], stmt.get("lineno", 1)))
+                        assignments.append((match[1], match[2], lineno))
                 elif kind == "PLpgSQL_expr" and stmt.get("parseMode", 0) == 0:
                     try:
                         offset = _has_offset(stmt["query"])
@@ -285,7 +293,7 @@ class _FileLinter:
                         continue
                     if offset:
                         yield Finding(
-                            str(self.path), body_line, "PD006", f"{name}: OFFSET in a query"
+                            str(self.path), line(lineno), "PD006", f"{name}: OFFSET in a query"
                         )
         for variable, expression, lineno in assignments:
             if variable in executed_variables and _has_concatenation(expression):
@@ -312,7 +320,8 @@ def _definer_search_path_problem(search_path: ast.VariableSetStmt | None) -> str
 
 PLPGSQL_CHECK_QUERY = """
 SELECT c.lineno, c.level, c.sqlstate, c.message, c.hint
-  FROM plpgsql_check_function_tb(%(fn)s::regprocedure, %(rel)s::regclass,
+  FROM plpgsql_check_function_tb(%(fn)s::regprocedure,
+                                 coalesce(%(rel)s::regclass, 0::regclass),
                                  fatal_errors => false, other_warnings => true,
                                  extra_warnings => true, security_warnings => true) AS c
 """

@@ -1,0 +1,2 @@
+-- depends: 0001_widgets
+ALTER TABLE widgets ADD COLUMN colour text;
