@@ -23,10 +23,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 def default_sql_dir() -> Path:
     """The packaged SQL tree, or the checkout's ``pgsql/`` for a source install."""
     for candidate in (PACKAGE_DIR / "pgsql", PACKAGE_DIR.parent / "pgsql"):
-        if (candidate / "functions").is_dir():
+        if (candidate / "migrations").is_dir():
             return candidate
     raise FileNotFoundError(
-        "cannot find the SQL files (pgsql/functions): reinstall the package or pass --sql-dir"
+        "cannot find the SQL files (pgsql/migrations): reinstall the package or pass --sql-dir"
     )
 
 
