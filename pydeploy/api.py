@@ -6,9 +6,10 @@ and ``sql_dir`` (None: the SQL shipped with this package).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from pydeploy import deploy
+from pydeploy import deploy, legacy
 from pydeploy import lint as lint_rules
 from pydeploy.db import connect
 from pydeploy.deploy import ApplyResult, RollbackResult, Status
@@ -22,11 +23,14 @@ __all__ = [
     "RollbackResult",
     "Status",
     "apply",
+    "backfill",
+    "backfill_plan",
     "lint",
     "lint_deep",
     "local_server",
     "rollback",
     "status",
+    "verify",
 ]
 
 
@@ -60,6 +64,28 @@ def lint_deep(dsn: str | None = None, sql_dir: Path | None = None) -> list[Findi
     """plpgsql_check findings for the deployed PL/pgSQL functions."""
     with connect(dsn) as conn:
         return lint_rules.deep_check(conn, _sql_dir(sql_dir))
+
+
+def backfill_plan(
+    dsn: str | None = None, *, chunk_items: int = 5000, restart: bool = False
+) -> dict[str, int]:
+    """Cut the legacy items into chunks (first run, or restart); items left per source."""
+    return legacy.plan_chunks(dsn, chunk_items=chunk_items, restart=restart)
+
+
+def backfill(
+    dsn: str | None = None,
+    *,
+    jobs: int = 2,
+    on_batch: Callable[[legacy.BackfillBatch], None] | None = None,
+) -> legacy.BackfillResult:
+    """Copy legacy tag arrays into content_tags; resumable, safe under concurrent writes."""
+    return legacy.backfill(dsn, jobs=jobs, on_batch=on_batch)
+
+
+def verify(dsn: str | None = None, *, sample: int = 1000) -> legacy.VerifyReport:
+    """Compare legacy tag arrays with content_tags."""
+    return legacy.verify(dsn, sample=sample)
 
 
 def local_server(home: Path | None = None) -> LocalServer:

@@ -6,6 +6,7 @@ database is left unchanged); 2 usage or connection error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -15,10 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from pydeploy import api
 from pydeploy.deploy import FunctionState
 from pydeploy.errors import DeployError, PydeployError
+from pydeploy.legacy import BackfillBatch
 from pydeploy.lint import RULES
 
 dsn_option = click.option(
@@ -53,7 +64,10 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except PydeployError as e:
-            _error(f"error: {e}")
+            if e.exit_code == 0:  # nothing to do, and that is fine
+                click.echo(str(e))
+            else:
+                _error(f"error: {e}")
             sys.exit(e.exit_code)
 
     return wrapper
@@ -122,7 +136,8 @@ def status(dsn: str | None, sql_dir: Path | None, output_format: str) -> None:
         counts: dict[str, int] = {}
         for f in st.functions:
             counts[f.state] = counts.get(f.state, 0) + 1
-        click.echo("functions: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        click.echo(f"functions: {summary or 'none'}")
         for f in st.functions:
             if f.state != "ok":
                 click.echo(f"  {f.state:9} {f.signature}")
@@ -183,6 +198,86 @@ def lint(
         if not findings:
             click.echo("lint: no findings")
     sys.exit(1 if findings else 0)
+
+
+@main.command()
+@dsn_option
+@click.option(
+    "--batch-size",
+    default=5000,
+    show_default=True,
+    help="Items per chunk (one transaction each); used when the work is first listed.",
+)
+@click.option("--jobs", default=2, show_default=True, help="Parallel connections.")
+@click.option("--restart", is_flag=True, help="List the work anew and go over every item again.")
+@reports_errors
+def backfill(dsn: str | None, batch_size: int, jobs: int, restart: bool) -> None:
+    """Copy legacy tag arrays into content_tags. Resumable: Ctrl-C and run again."""
+    remaining = api.backfill_plan(dsn, chunk_items=batch_size, restart=restart)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("items, {task.fields[links]:,} links"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_batch(batch: BackfillBatch) -> None:
+            if batch.source_type not in tasks:
+                tasks[batch.source_type] = progress.add_task(
+                    batch.source_type, total=remaining.get(batch.source_type), links=0
+                )
+            task = tasks[batch.source_type]
+            links = progress.tasks[task].fields["links"] + batch.links
+            progress.update(task, advance=batch.items, links=links)
+
+        try:
+            result = api.backfill(dsn, jobs=jobs, on_batch=on_batch)
+        except KeyboardInterrupt:
+            progress.stop()
+            _error("interrupted: every finished chunk is saved; run `pydeploy backfill` to resume")
+            sys.exit(130)
+    rate = result.links / result.seconds if result.seconds else 0.0
+    click.echo(
+        f"backfill done: {result.items:,} items, {result.links:,} links in "
+        f"{result.seconds:.1f}s ({rate:,.0f} links/s)"
+    )
+    if result.unknown_tags:
+        _error(
+            f"warning: {result.unknown_tags:,} array elements name no tag in `tags` and were "
+            "skipped; `pydeploy verify` lists them"
+        )
+
+
+@main.command()
+@dsn_option
+@click.option("--sample", default=1000, show_default=True, help="Items compared one by one.")
+@format_option
+@reports_errors
+def verify(dsn: str | None, sample: int, output_format: str) -> None:
+    """Compare legacy tag arrays with content_tags. Exit 1 on any difference."""
+    report = api.verify(dsn, sample=sample)
+    if output_format == "json":
+        click.echo(json.dumps(dataclasses.asdict(report) | {"ok": report.ok}, indent=2))
+    else:
+        for t in report.tags:
+            note = "" if t.tag_exists else " (no such tag in `tags`)"
+            click.echo(
+                f"tag {t.tag_id} [{t.source_type}]: {t.items_with_tag_in_array} items in arrays, "
+                f"{t.links} links{note}"
+            )
+        for i in report.items:
+            click.echo(
+                f"item {i.id} [{i.source_type}]: only in array {i.only_in_array}, "
+                f"only in content_tags {i.only_in_links}"
+            )
+        click.echo(
+            f"{'OK' if report.ok else 'MISMATCH'}: {len(report.tags)} tag counts and "
+            f"{len(report.items)} of {report.sampled_items} sampled items differ"
+        )
+    sys.exit(0 if report.ok else 1)
 
 
 @main.group()

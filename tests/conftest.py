@@ -21,11 +21,13 @@ from pytest_postgresql import factories
 from pytest_postgresql.executors import NoopExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from bench.reference import create_reference_database
 from pydeploy import api
 from pydeploy.server import SUPERUSER, LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO / "pgsql"
+REFERENCE_SCALE = 0.002  # 130 items + 2,220 auto items, ~180,000 tag links
 
 
 @contextmanager
@@ -93,7 +95,19 @@ def deployed_db_template(cluster: LocalServer) -> Iterator[NoopExecutor]:
     yield from _template(cluster, "deployed", lambda dsn: api.apply(dsn, SQL_DIR))
 
 
+@pytest.fixture(scope="session")
+def reference_db_template(cluster: LocalServer) -> Iterator[NoopExecutor]:
+    """A database in the reference application's layout (plain tables, tag arrays)."""
+
+    def load(dsn: str) -> None:
+        with psycopg.connect(dsn) as conn:
+            create_reference_database(conn, scale=REFERENCE_SCALE)
+
+    yield from _template(cluster, "reference", load)
+
+
 blank_db = factories.postgresql("blank_db_template")
+reference_db = factories.postgresql("reference_db_template")
 deployed_db = factories.postgresql("deployed_db_template")
 
 
@@ -105,6 +119,12 @@ def dsn_of(conn: psycopg.Connection) -> str:
 def blank_dsn(blank_db: psycopg.Connection) -> str:
     blank_db.commit()
     return dsn_of(blank_db)
+
+
+@pytest.fixture
+def reference_dsn(reference_db: psycopg.Connection) -> str:
+    reference_db.commit()
+    return dsn_of(reference_db)
 
 
 @pytest.fixture

@@ -223,11 +223,35 @@ BEGIN
      WHERE a.attrelid = 'content_items'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
     EXECUTE format('CREATE TABLE content_items_all (%s) PARTITION BY LIST (source_type)',
                    v_columns);
-    ALTER TABLE content_items_all
-        ALTER COLUMN id SET DEFAULT nextval('content_items_all_id_seq'),
-        ALTER COLUMN is_private SET DEFAULT false,
-        ALTER COLUMN created_at SET DEFAULT now(),
-        ALTER COLUMN updated_at SET DEFAULT now();
+    -- Writes go through the parent, where the partitions' defaults do not apply:
+    -- give it the defaults both tables agree on, then the core ones still missing.
+    FOR v_col IN
+        SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) AS expr
+          FROM pg_attribute a
+          JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          JOIN pg_attribute b ON b.attrelid = 'content_items_auto'::regclass
+                             AND b.attname = a.attname
+          JOIN pg_attrdef e ON e.adrelid = b.attrelid AND e.adnum = b.attnum
+         WHERE a.attrelid = 'content_items'::regclass
+           AND a.attname NOT IN ('id', 'source_type')
+           AND pg_get_expr(d.adbin, d.adrelid) = pg_get_expr(e.adbin, e.adrelid)
+    LOOP
+        EXECUTE format('ALTER TABLE content_items_all ALTER COLUMN %I SET DEFAULT %s',
+                       v_col.attname, v_col.expr);
+    END LOOP;
+    ALTER TABLE content_items_all ALTER COLUMN id SET DEFAULT nextval('content_items_all_id_seq');
+    FOR v_col IN
+        SELECT * FROM (VALUES ('is_private', 'false'), ('created_at', 'now()'),
+                              ('updated_at', 'now()')) AS c(attname, expr)
+         WHERE NOT EXISTS (SELECT 1 FROM pg_attrdef
+                            WHERE adrelid = 'content_items_all'::regclass
+                              AND adnum = (SELECT attnum FROM pg_attribute
+                                            WHERE attrelid = 'content_items_all'::regclass
+                                              AND attname = c.attname))
+    LOOP
+        EXECUTE format('ALTER TABLE content_items_all ALTER COLUMN %I SET DEFAULT %s',
+                       v_col.attname, v_col.expr);
+    END LOOP;
     ALTER SEQUENCE content_items_all_id_seq OWNED BY content_items_all.id;
     ALTER TABLE content_items_all ATTACH PARTITION content_items FOR VALUES IN ('items');
     ALTER TABLE content_items_all ATTACH PARTITION content_items_auto FOR VALUES IN ('auto');

@@ -55,15 +55,21 @@ BEGIN
     -- Contract: AFTER INSERT / AFTER UPDATE ... FOR EACH STATEMENT on content_tags,
     -- with the new rows as transition table new_links. Raises foreign_key_violation
     -- naming the first link whose item or tag does not exist.
-    -- Cost: one anti-join of the statement's rows against the items and the tags.
-    SELECT l.content_id, l.content_source, l.tag_id,
-           i.id IS NULL AS item_missing
+    -- Cost: one pass over the statement's rows to find its distinct items and tags,
+    -- then one index probe per distinct item and per distinct tag.
+    SELECT l.content_id, l.content_source, NULL::uuid AS tag_id, true AS item_missing
       INTO v_link
-      FROM new_links l
-      LEFT JOIN content_items_all i ON i.id = l.content_id AND i.source_type = l.content_source
-      LEFT JOIN tags t ON t.id = l.tag_id
-     WHERE i.id IS NULL OR t.id IS NULL
+      FROM (SELECT DISTINCT content_id, content_source FROM new_links) AS l
+     WHERE NOT EXISTS (SELECT 1 FROM content_items_all i
+                        WHERE i.id = l.content_id AND i.source_type = l.content_source)
      LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT NULL AS content_id, NULL AS content_source, l.tag_id, false AS item_missing
+          INTO v_link
+          FROM (SELECT DISTINCT tag_id FROM new_links) AS l
+         WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = l.tag_id)
+         LIMIT 1;
+    END IF;
     IF FOUND THEN
         IF v_link.item_missing THEN
             RAISE EXCEPTION 'content_tags: no item with id % and source_type %',

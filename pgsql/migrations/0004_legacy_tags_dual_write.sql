@@ -1,9 +1,12 @@
 -- depends: 0003_content_tags
--- Dual write for legacy writers. A database adopted from the reference
--- application keeps its per-item `tags uuid[]` column; while it exists, writing
--- an item's array keeps content_tags in step, so the old application goes on
--- working during the migration. Fresh databases have no such column and get
--- no trigger.
+-- Legacy tag arrays. A database adopted from the reference application keeps
+-- its per-item `tags uuid[]` column. While it exists:
+--   * dual write: writing an item's array keeps content_tags in step, so the old
+--     application goes on working during the migration;
+--   * legacy_tags_backfill is the work list of `pydeploy backfill`: chunks of
+--     item ids, each marked done in the transaction that copies it, so that an
+--     interrupted backfill resumes where it stopped and workers can share it.
+-- Fresh databases have no such column and get neither.
 
 DO $migration$
 BEGIN
@@ -37,5 +40,18 @@ BEGIN
     CREATE TRIGGER content_items_all_sync_legacy_tags
         AFTER INSERT OR UPDATE OF tags ON content_items_all
         FOR EACH ROW EXECUTE FUNCTION content_items_all_sync_legacy_tags();
+
+    CREATE TABLE legacy_tags_backfill (
+        source_type  text NOT NULL CHECK (source_type IN ('items', 'auto')),
+        first_id     bigint NOT NULL,
+        last_id      bigint NOT NULL,
+        items        bigint,
+        links        bigint,
+        unknown_tags bigint,
+        done_at      timestamptz,
+        PRIMARY KEY (source_type, first_id)
+    );
+    COMMENT ON TABLE legacy_tags_backfill IS
+        'Work list of `pydeploy backfill` (legacy tags arrays -> content_tags): one row per chunk of item ids, done_at set in the transaction that copied it';
 END
 $migration$;

@@ -1,0 +1,5 @@
+"""``python -m pydeploy`` runs the CLI."""
+
+from pydeploy.cli import main
+
+main()
