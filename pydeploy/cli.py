@@ -101,6 +101,8 @@ def apply(dsn: str | None, sql_dir: Path | None, dry_run: bool) -> None:
     if not result.changed:
         click.echo("Nothing to do: the database is up to date.")
         return
+    for step in result.adoption_steps:
+        click.echo(f"  {'would ' if dry_run else ''}prepare adoption: {step}")
     prefix = "would apply" if dry_run else "applied"
     for m in result.applied_migrations:
         click.echo(f"  {prefix} migration {m}")

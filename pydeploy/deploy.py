@@ -29,6 +29,7 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import Migration, default_migration_table, read_migrations, topological_sort
 
+from pydeploy import adoption
 from pydeploy.db import connect
 from pydeploy.errors import DeployError
 from pydeploy.sources import (
@@ -39,7 +40,7 @@ from pydeploy.sources import (
     sha256_text,
 )
 
-# pg_advisory_xact_lock key shared by every pydeploy apply/rollback ("pydeploy" in ASCII, folded).
+# pg_advisory_lock key held by every pydeploy apply/rollback ("pydeploy" in ASCII, folded).
 ADVISORY_LOCK_KEY = 0x7079_6465_706C_6F79 & 0x7FFF_FFFF_FFFF_FFFF
 
 REGISTRY_DDL = """
@@ -140,11 +141,12 @@ class Status:
 class ApplyResult:
     applied_migrations: list[str]
     function_actions: list[FunctionState]
+    adoption_steps: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.applied_migrations or self.function_actions)
+        return bool(self.applied_migrations or self.function_actions or self.adoption_steps)
 
 
 @dataclass
@@ -256,15 +258,26 @@ class _YoyoBackend(PostgresqlPsycopgBackend):
 
 
 @contextmanager
+def _exclusive(dsn: str | None) -> Iterator[psycopg.Connection]:
+    """Hold pydeploy's advisory lock (a second apply or rollback waits) on a side
+    connection in autocommit mode, which the online adoption steps also use."""
+    conn = connect(dsn, autocommit=True)
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        yield conn
+    finally:
+        conn.close()  # ends the session, and so releases the lock
+
+
+@contextmanager
 def _deploy_transaction(dsn: str | None) -> Iterator[tuple[_YoyoBackend, psycopg.Cursor]]:
-    """One transaction, advisory-locked, with yoyo's and pydeploy's bookkeeping tables ready."""
+    """One transaction with yoyo's and pydeploy's bookkeeping tables ready."""
     conn = connect(dsn, autocommit=True)  # yoyo issues BEGIN/COMMIT itself
     try:
         backend = _YoyoBackend(conn)
         backend.begin()
         try:
             cur = conn.cursor()
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
             if internalmigrations.needs_upgrading(backend):
                 internalmigrations.upgrade(backend)
             backend._internal_schema_updated = True
@@ -419,13 +432,23 @@ def _check_function_files(sql_dir: Path) -> None:
 
 
 def apply(dsn: str | None, sql_dir: Path, *, dry_run: bool = False) -> ApplyResult:
-    """Run pending migrations, then (re)deploy changed, new, drifted or removed functions."""
+    """Run pending migrations, then (re)deploy changed, new, drifted or removed functions.
+
+    A reference database's legacy tables are first prepared for adoption online
+    (see :mod:`pydeploy.adoption`); that preparation is undone if the rest fails.
+    """
     _check_function_files(sql_dir)
     if dry_run:
         st = status(dsn, sql_dir)
+        with connect(dsn) as conn:
+            steps = adoption.plan(conn)
         actions = [f for f in st.functions if f.action]
-        return ApplyResult(st.pending_migrations, actions, dry_run=True)
-    with _deploy_transaction(dsn) as (backend, cur):
+        return ApplyResult(st.pending_migrations, actions, steps, dry_run=True)
+    with (
+        _exclusive(dsn) as side,
+        adoption.prepared(side) as steps,
+        _deploy_transaction(dsn) as (backend, cur),
+    ):
         applied = set(_applied_migration_ids(cur))
         done = []
         for m in _read_migrations(sql_dir):
@@ -433,13 +456,13 @@ def apply(dsn: str | None, sql_dir: Path, *, dry_run: bool = False) -> ApplyResu
                 _run_migration(backend, cur, m, "apply")
                 done.append(m.id)
         actions = _sync_functions(cur, sql_dir)
-    return ApplyResult(done, actions)
+    return ApplyResult(done, actions, steps)
 
 
 def rollback(dsn: str | None, sql_dir: Path) -> RollbackResult:
     """Roll back the most recently applied migration, then bring functions in line."""
     _check_function_files(sql_dir)
-    with _deploy_transaction(dsn) as (backend, cur):
+    with _exclusive(dsn), _deploy_transaction(dsn) as (backend, cur):
         applied = _applied_migration_ids(cur)
         migrations = {m.id: m for m in _read_migrations(sql_dir)}
         last = applied[-1] if applied else None

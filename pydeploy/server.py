@@ -189,6 +189,8 @@ class LocalServer:
             "cron.database_name": f"'{DATABASE}'",
             "shared_buffers": "'256MB'",
             "max_connections": 100,
+            # bulk loads (backfill, bench data) write tens of GB of WAL: fewer checkpoints
+            "max_wal_size": "'8GB'",
         }
         conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
         with (self.data_dir / "postgresql.conf").open("a") as f:

@@ -2,17 +2,18 @@
 -- content_items_all: one logical table, LIST-partitioned by source_type into
 -- content_items ('items') and content_items_auto ('auto'), plus the sidecars.
 --
--- On a fresh database the two partitions are created empty. On a database of
--- the reference application, its two plain tables are adopted in place: no row
--- is copied or rewritten and no exclusive lock is held for a scan.
---   1. missing core columns are added with constant defaults (catalog-only);
---      columns only one table has are added, nullable, to the other;
---   2. NOT NULL where the parent needs it, and the partition constraint
---      (source_type = 'items' / 'auto'), are first added as NOT VALID CHECKs and
---      VALIDATEd: a scan under SHARE UPDATE EXCLUSIVE, reads and writes go on;
---   3. missing indexes (unique id, keyset order) are built under SHARE (reads go on);
---   4. ATTACH PARTITION then finds the constraint proven and the indexes in place:
---      it takes ACCESS EXCLUSIVE on the table only for catalog work.
+-- Fresh database: both partitions are created empty, with their keys and indexes.
+--
+-- Database of the reference application: its two plain tables are adopted in
+-- place, no row copied or rewritten. `pydeploy apply` first prepares them online
+-- (pydeploy/adoption.py: source_type column, validated CHECKs proving the
+-- partition constraint and NOT NULLs, indexes built CONCURRENTLY), so that
+-- this migration, inside apply's one transaction, only does catalog work:
+--   * core columns still missing are added with constant defaults, and columns
+--     only one table has are added, nullable, to the other (partitions need the
+--     parent's exact columns);
+--   * NOT NULL is set where the parent needs it, using the validated proofs;
+--   * ATTACH PARTITION finds the partition constraint proven and the indexes there.
 -- Every change made to an adopted table is recorded in gallery_schema_origin,
 -- and the rollback undoes exactly those.
 
@@ -32,20 +33,16 @@ DECLARE
     v_part record;
     v_col record;
     v_other text;
-    v_detail jsonb;
     v_id_type text;
-    v_index text;
     v_columns text;
     v_max_id bigint;
 BEGIN
-    -- Fresh databases: create the two tables in the reference layout, then adopt them
-    -- exactly like a reference database's, so both paths run the same code.
     FOR v_part IN SELECT * FROM (VALUES ('content_items', 'items'),
                                         ('content_items_auto', 'auto')) AS p(tbl, src)
     LOOP
         IF to_regclass(v_part.tbl) IS NULL THEN
             EXECUTE format($ddl$
-                CREATE TABLE %I (
+                CREATE TABLE %1$I (
                     id                  bigint PRIMARY KEY,
                     title               text,
                     content_type        text,
@@ -59,20 +56,37 @@ BEGIN
                     quality_score       double precision,
                     created_at          timestamptz NOT NULL DEFAULT now(),
                     updated_at          timestamptz NOT NULL DEFAULT now(),
-                    source_type         text NOT NULL DEFAULT %L
-                )$ddl$, v_part.tbl, v_part.src);
+                    source_type         text NOT NULL DEFAULT %2$L
+                        CONSTRAINT %3$I CHECK (source_type = %2$L)
+                )$ddl$, v_part.tbl, v_part.src, v_part.tbl || '_partition_check');
+            EXECUTE format('CREATE INDEX %I ON %I (created_at DESC, id DESC)',
+                           v_part.tbl || '_created_at_id_idx', v_part.tbl);
             INSERT INTO gallery_schema_origin VALUES (v_part.tbl, 'created');
-        ELSE
-            INSERT INTO gallery_schema_origin VALUES (v_part.tbl, 'adopted',
-                jsonb_build_object('added_columns', '[]'::jsonb, 'not_null_set', '[]'::jsonb,
-                                   'created_indexes', '[]'::jsonb));
+            CONTINUE;
         END IF;
-    END LOOP;
 
-    -- 1. Core columns every partition needs. id and creator_id cannot be invented.
-    FOR v_part IN SELECT * FROM (VALUES ('content_items', 'items'),
-                                        ('content_items_auto', 'auto')) AS p(tbl, src)
-    LOOP
+        -- Adopted: what the online preparation did, and the catalog-only rest.
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                        WHERE conrelid = v_part.tbl::regclass AND convalidated
+                          AND conname = v_part.tbl || '_partition_check') THEN
+            RAISE EXCEPTION '% is not prepared for adoption', v_part.tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'run `pydeploy apply`: it validates the partition constraint online first';
+        END IF;
+        INSERT INTO gallery_schema_origin VALUES (v_part.tbl, 'adopted',
+            jsonb_build_object(
+                'added_columns', (SELECT coalesce(jsonb_agg(a.attname), '[]')
+                                    FROM pg_attribute a
+                                   WHERE a.attrelid = v_part.tbl::regclass AND a.attnum > 0
+                                     AND col_description(a.attrelid, a.attnum)
+                                         = 'gallery adoption: added'),
+                'created_indexes', (SELECT coalesce(jsonb_agg(c.relname), '[]')
+                                      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                                     WHERE i.indrelid = v_part.tbl::regclass
+                                       AND obj_description(c.oid, 'pg_class')
+                                           = 'gallery adoption: added'),
+                'not_null_set', '[]'::jsonb));
+
         FOR v_col IN
             SELECT * FROM (VALUES
                 ('id', NULL), ('creator_id', NULL),
@@ -82,8 +96,7 @@ BEGIN
                 ('is_private', 'boolean NOT NULL DEFAULT false'),
                 ('quality_score', 'double precision'),
                 ('created_at', 'timestamptz NOT NULL DEFAULT now()'),
-                ('updated_at', 'timestamptz NOT NULL DEFAULT now()'),
-                ('source_type', format('text NOT NULL DEFAULT %L', v_part.src))
+                ('updated_at', 'timestamptz DEFAULT now()')
             ) AS c(name, definition)
         LOOP
             CONTINUE WHEN EXISTS (SELECT 1 FROM pg_attribute
@@ -98,10 +111,22 @@ BEGIN
                            v_part.tbl, v_col.name, v_col.definition);
             PERFORM pg_temp.record_adoption_change(v_part.tbl, 'added_columns', v_col.name);
         END LOOP;
+
+        -- NOT NULL from the validated proofs (no scan), then the proofs go.
+        FOR v_col IN
+            SELECT a.attname, con.conname FROM pg_attribute a
+              JOIN pg_constraint con ON con.conrelid = a.attrelid AND con.convalidated
+                                    AND con.conname = v_part.tbl || '_' || a.attname || '_not_null'
+             WHERE a.attrelid = v_part.tbl::regclass AND NOT a.attnotnull
+        LOOP
+            EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET NOT NULL', v_part.tbl, v_col.attname);
+            EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', v_part.tbl, v_col.conname);
+            PERFORM pg_temp.record_adoption_change(v_part.tbl, 'not_null_set', v_col.attname);
+        END LOOP;
     END LOOP;
 
     -- Columns only one of the tables has (the legacy tags array, for one) go, nullable,
-    -- on the other: partitions must have the same columns as their parent.
+    -- on the other. Same name, different types: stop, nothing is changed.
     FOR v_part IN SELECT * FROM (VALUES ('content_items', 'content_items_auto'),
                                         ('content_items_auto', 'content_items')) AS p(tbl, other)
     LOOP
@@ -117,7 +142,8 @@ BEGIN
             IF NOT FOUND THEN
                 EXECUTE format('ALTER TABLE %I ADD COLUMN %I %s',
                                v_part.other, v_col.attname, v_col.coltype);
-                PERFORM pg_temp.record_adoption_change(v_part.other, 'added_columns', v_col.attname);
+                PERFORM pg_temp.record_adoption_change(v_part.other, 'added_columns',
+                                                       v_col.attname);
             ELSIF v_other <> v_col.coltype THEN
                 RAISE EXCEPTION 'column %.% is % but %.% is %',
                     v_part.tbl, v_col.attname, v_col.coltype,
@@ -135,64 +161,6 @@ BEGIN
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'the gallery pages by (created_at, id) with an integer id';
     END IF;
-
-    FOR v_part IN SELECT * FROM (VALUES ('content_items', 'items'),
-                                        ('content_items_auto', 'auto')) AS p(tbl, src)
-    LOOP
-        -- 2. NOT NULL and the partition constraint, proven by validated CHECKs.
-        FOR v_col IN
-            SELECT a.attname FROM pg_attribute a
-             WHERE a.attrelid = v_part.tbl::regclass AND NOT a.attnotnull
-               AND a.attname IN ('id', 'creator_id', 'is_private', 'created_at', 'source_type')
-        LOOP
-            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (%I IS NOT NULL) NOT VALID',
-                           v_part.tbl, v_part.tbl || '_' || v_col.attname || '_not_null',
-                           v_col.attname);
-            EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I',
-                           v_part.tbl, v_part.tbl || '_' || v_col.attname || '_not_null');
-            EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET NOT NULL',
-                           v_part.tbl, v_col.attname);
-            EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I',
-                           v_part.tbl, v_part.tbl || '_' || v_col.attname || '_not_null');
-            PERFORM pg_temp.record_adoption_change(v_part.tbl, 'not_null_set', v_col.attname);
-        END LOOP;
-        EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (source_type = %L) NOT VALID',
-                       v_part.tbl, v_part.tbl || '_partition_check', v_part.src);
-        EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I',
-                       v_part.tbl, v_part.tbl || '_partition_check');
-
-        -- 3. Indexes: a unique id (ids are unique across partitions too, see the trigger
-        -- below) and the keyset order (created_at DESC, id DESC). Existing ones are kept.
-        IF NOT EXISTS (
-            SELECT 1 FROM pg_index i
-             WHERE i.indrelid = v_part.tbl::regclass AND i.indisunique AND i.indisvalid
-               AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 1
-               AND i.indkey[0] = (SELECT attnum FROM pg_attribute
-                                   WHERE attrelid = v_part.tbl::regclass AND attname = 'id'))
-        THEN
-            v_index := v_part.tbl || '_id_key';
-            EXECUTE format('CREATE UNIQUE INDEX %I ON %I (id)', v_index, v_part.tbl);
-            PERFORM pg_temp.record_adoption_change(v_part.tbl, 'created_indexes', v_index);
-        END IF;
-        IF NOT EXISTS (
-            SELECT 1 FROM pg_index i
-             WHERE i.indrelid = v_part.tbl::regclass AND i.indisvalid
-               AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 2
-               AND i.indkey[0] = (SELECT attnum FROM pg_attribute
-                                   WHERE attrelid = v_part.tbl::regclass
-                                     AND attname = 'created_at')
-               AND i.indkey[1] = (SELECT attnum FROM pg_attribute
-                                   WHERE attrelid = v_part.tbl::regclass AND attname = 'id')
-               AND i.indoption[0] = 3 AND i.indoption[1] = 3  -- DESC (NULLS FIRST)
-               AND (SELECT amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam
-                     WHERE c.oid = i.indexrelid) = 'btree')
-        THEN
-            v_index := v_part.tbl || '_created_at_id_idx';
-            EXECUTE format('CREATE INDEX %I ON %I (created_at DESC, id DESC)',
-                           v_index, v_part.tbl);
-            PERFORM pg_temp.record_adoption_change(v_part.tbl, 'created_indexes', v_index);
-        END IF;
-    END LOOP;
 
     -- One id sequence for both partitions, past every id in use.
     EXECUTE format('CREATE SEQUENCE content_items_all_id_seq AS %s', v_id_type);
@@ -212,7 +180,7 @@ BEGIN
                              SET DEFAULT nextval('content_items_all_id_seq')$ddl$, v_part.tbl);
     END LOOP;
 
-    -- 4. The parent, with content_items' columns, then ATTACH.
+    -- The parent, with content_items' columns, then ATTACH.
     SELECT string_agg(
                format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
                       CASE WHEN a.attname IN ('id', 'creator_id', 'is_private', 'created_at',
@@ -223,6 +191,7 @@ BEGIN
      WHERE a.attrelid = 'content_items'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
     EXECUTE format('CREATE TABLE content_items_all (%s) PARTITION BY LIST (source_type)',
                    v_columns);
+
     -- Writes go through the parent, where the partitions' defaults do not apply:
     -- give it the defaults both tables agree on, then the core ones still missing.
     FOR v_col IN
@@ -253,6 +222,7 @@ BEGIN
                        v_col.attname, v_col.expr);
     END LOOP;
     ALTER SEQUENCE content_items_all_id_seq OWNED BY content_items_all.id;
+
     ALTER TABLE content_items_all ATTACH PARTITION content_items FOR VALUES IN ('items');
     ALTER TABLE content_items_all ATTACH PARTITION content_items_auto FOR VALUES IN ('auto');
     ALTER TABLE content_items DROP CONSTRAINT content_items_partition_check;
@@ -310,28 +280,21 @@ CREATE TRIGGER content_items_all_key_immutable
 
 -- Sidecars: per-subtype extras kept off the gallery's hot path (seed Proposal 11).
 DO $migration$
+DECLARE
+    v_part record;
 BEGIN
-    IF to_regclass('content_items_more') IS NULL THEN
+    FOR v_part IN SELECT * FROM (VALUES ('content_items'), ('content_items_auto')) AS p(tbl)
+    LOOP
+        CONTINUE WHEN to_regclass(v_part.tbl || '_more') IS NOT NULL;
         EXECUTE format($ddl$
-            CREATE TABLE content_items_more (
-                source_table  text NOT NULL DEFAULT 'content_items',
-                source_id     %s PRIMARY KEY REFERENCES content_items (id) ON DELETE CASCADE,
+            CREATE TABLE %1$I (
+                source_table  text NOT NULL DEFAULT %2$L,
+                source_id     %3$s PRIMARY KEY REFERENCES %2$I (id) ON DELETE CASCADE,
                 metadata_more jsonb NOT NULL DEFAULT '{}'
-            )$ddl$, format_type((SELECT atttypid FROM pg_attribute
-                                  WHERE attrelid = 'content_items'::regclass
-                                    AND attname = 'id'), NULL));
-        INSERT INTO gallery_schema_origin VALUES ('content_items_more', 'created');
-    END IF;
-    IF to_regclass('content_items_auto_more') IS NULL THEN
-        EXECUTE format($ddl$
-            CREATE TABLE content_items_auto_more (
-                source_table  text NOT NULL DEFAULT 'content_items_auto',
-                source_id     %s PRIMARY KEY REFERENCES content_items_auto (id) ON DELETE CASCADE,
-                metadata_more jsonb NOT NULL DEFAULT '{}'
-            )$ddl$, format_type((SELECT atttypid FROM pg_attribute
-                                  WHERE attrelid = 'content_items_auto'::regclass
-                                    AND attname = 'id'), NULL));
-        INSERT INTO gallery_schema_origin VALUES ('content_items_auto_more', 'created');
-    END IF;
+            )$ddl$, v_part.tbl || '_more', v_part.tbl,
+            format_type((SELECT atttypid FROM pg_attribute
+                          WHERE attrelid = v_part.tbl::regclass AND attname = 'id'), NULL));
+        INSERT INTO gallery_schema_origin VALUES (v_part.tbl || '_more', 'created');
+    END LOOP;
 END
 $migration$;

@@ -1,0 +1,58 @@
+"""Benchmarks of the gallery package. Each command prints what it measured and
+how; nothing here runs in the test suite except a small-scale smoke run."""
+
+from __future__ import annotations
+
+import time
+
+import click
+import psycopg
+
+from bench.reference import create_reference_database
+from pydeploy import api
+from pydeploy.db import resolve_dsn
+
+
+@click.group()
+def main() -> None:
+    """Generate data and measure the gallery package."""
+
+
+@main.command("backfill")
+@click.option("--dsn", help="An empty database (default: the local server's `bench_reference`).")
+@click.option("--scale", default=1.0, show_default=True, type=float)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--jobs", default=2, show_default=True)
+def backfill_command(dsn: str | None, scale: float, seed: int, jobs: int) -> None:
+    """Reference layout -> pydeploy apply (adoption) -> backfill -> verify, timed."""
+    if dsn is None:
+        server_dsn = resolve_dsn(None)
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS bench_reference")
+            conn.execute("CREATE DATABASE bench_reference")
+        dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname="bench_reference")
+    timings: dict[str, float] = {}
+
+    def timed(step: str, fn):  # noqa: ANN001, ANN202 - tiny local helper
+        started = time.monotonic()
+        value = fn()
+        timings[step] = time.monotonic() - started
+        click.echo(f"{step}: {timings[step]:.1f}s", err=True)
+        return value
+
+    with psycopg.connect(dsn) as conn:
+        timed("generate reference layout", lambda: create_reference_database(
+            conn, scale=scale, seed=seed))
+    timed("pydeploy apply (adoption)", lambda: api.apply(dsn))
+    remaining = timed("plan chunks", lambda: api.backfill_plan(dsn))
+    result = timed("backfill", lambda: api.backfill(dsn, jobs=jobs))
+    report = timed("verify", lambda: api.verify(dsn))
+    with psycopg.connect(dsn) as conn:
+        size = conn.execute(
+            "SELECT pg_size_pretty(pg_total_relation_size('content_tags'))"
+        ).fetchone()[0]
+    click.echo(
+        f"scale {scale}: {sum(remaining.values()):,} items, {result.links:,} links, "
+        f"backfill {result.seconds:.1f}s = {result.links / result.seconds:,.0f} links/s "
+        f"with {jobs} jobs; content_tags {size}; verify {'OK' if report.ok else 'MISMATCH'}"
+    )

@@ -1,0 +1,214 @@
+"""Online preparation of a reference database's tables for adoption.
+
+Turning ``content_items`` and ``content_items_auto`` into partitions needs a
+proof, for every row, that ``source_type`` is right and that the core columns
+are not NULL, plus a unique index on ``id`` and the keyset index. Proving that
+inside ``apply``'s one transaction would scan the tables while holding the
+ACCESS EXCLUSIVE lock its first ALTER took. So, before that transaction,
+``prepare`` does the scanning work online, one short transaction per step:
+
+* ``ADD COLUMN source_type ... DEFAULT`` (catalog only: a brief exclusive lock);
+* ``CHECK (...) NOT VALID`` (brief), then ``VALIDATE`` (a scan under SHARE
+  UPDATE EXCLUSIVE: reads and writes go on);
+* ``CREATE INDEX CONCURRENTLY`` for missing indexes (writes go on).
+
+Each step is marked with a comment (``COMMENT ON``) so that migration 0002 can
+record what adoption added, and its rollback can remove exactly that. Migration
+0002 then only attaches, with nothing left to scan. If ``apply`` fails after the
+preparation, ``undo`` removes the preparation again: the database is left as it
+was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import psycopg
+from psycopg import sql
+
+from pydeploy.errors import DeployError
+
+LEGACY_TABLES = {"content_items": "items", "content_items_auto": "auto"}
+NOT_NULL_COLUMNS = ("id", "creator_id", "is_private", "created_at")
+ADDED_MARK = "gallery adoption: added"
+
+# An index on exactly these key columns, in this order and direction, valid,
+# plain btree, no predicate: one that migration 0002 and ATTACH will accept.
+MATCHING_INDEX_SQL = """
+SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+ WHERE i.indrelid = %(table)s::regclass AND i.indisvalid AND am.amname = 'btree'
+   AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = %(ncols)s
+   AND (NOT %(unique)s OR i.indisunique)
+   AND ARRAY(SELECT a.attname::text
+               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, n)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              ORDER BY k.n) = %(columns)s::text[]
+   AND i.indoption[0:i.indnkeyatts - 1]::int2[] = %(options)s::int2[]
+"""
+
+# (name suffix, columns, indoption per column (3 = DESC NULLS FIRST), unique)
+REQUIRED_INDEXES = (
+    ("id_key", ["id"], [0], True),
+    ("created_at_id_idx", ["created_at", "id"], [3, 3], False),
+)
+
+
+def needs_preparation(conn: psycopg.Connection) -> bool:
+    """True for a database whose legacy tables are not partitions yet."""
+    row = conn.execute(
+        "SELECT count(*) FILTER (WHERE c.relkind = 'r' AND NOT c.relispartition),"
+        "       to_regclass('content_items_all') IS NULL"
+        "  FROM pg_class c WHERE c.oid IN (to_regclass('content_items'),"
+        "                                  to_regclass('content_items_auto'))"
+    ).fetchone()
+    return bool(row[0]) and bool(row[1])
+
+
+def _column_nullable(conn: psycopg.Connection, table: str, column: str) -> bool | None:
+    """None when the table has no such column, else whether it is nullable."""
+    row = conn.execute(
+        "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = %s::regclass"
+        " AND attname = %s AND NOT attisdropped",
+        (table, column),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _has_constraint(conn: psycopg.Connection, table: str, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s"
+            " AND convalidated",
+            (table, name),
+        ).fetchone()
+    )
+
+
+def plan(conn: psycopg.Connection) -> list[str]:
+    """The preparation steps ``prepare`` would take, in words (for --dry-run)."""
+    if not needs_preparation(conn):
+        return []
+    steps = []
+    for table, source in LEGACY_TABLES.items():
+        if _column_nullable(conn, table, "source_type") is None:
+            steps.append(f"add column {table}.source_type DEFAULT '{source}'")
+        steps.append(f"validate CHECK (source_type = '{source}') on {table}")
+        for column in NOT_NULL_COLUMNS:
+            if _column_nullable(conn, table, column):
+                steps.append(f"validate CHECK ({column} IS NOT NULL) on {table}")
+        for suffix, columns, options, unique in REQUIRED_INDEXES:
+            if not _matching_index(conn, table, columns, options, unique):
+                steps.append(f"build index {table}_{suffix} CONCURRENTLY")
+    return steps
+
+
+def _matching_index(
+    conn: psycopg.Connection, table: str, columns: list[str], options: list[int], unique: bool
+) -> bool:
+    return bool(
+        conn.execute(
+            MATCHING_INDEX_SQL,
+            {
+                "table": table,
+                "ncols": len(columns),
+                "unique": unique,
+                "columns": columns,
+                "options": options,
+            },
+        ).fetchone()
+    )
+
+
+@contextmanager
+def prepared(conn: psycopg.Connection) -> Iterator[list[str]]:
+    """Prepare the legacy tables (see the module doc) for the block; undo on error.
+
+    ``conn`` must be in autocommit mode: every step commits on its own.
+    """
+    undo: list[sql.Composable] = []
+    steps: list[str] = []
+    try:
+        if needs_preparation(conn):
+            _prepare(conn, undo, steps)
+        yield steps
+    except BaseException:
+        for statement in reversed(undo):
+            with suppress(psycopg.Error):  # best effort: the original error is what matters
+                conn.execute(statement)
+        raise
+
+
+def _prepare(conn: psycopg.Connection, undo: list[sql.Composable], steps: list[str]) -> None:
+    def run(statement: sql.Composable, step: str, undo_statement: sql.Composable | None) -> None:
+        try:
+            conn.execute(statement)
+        except psycopg.Error as e:
+            raise DeployError(
+                f"preparing the legacy tables for adoption failed at: {step}: "
+                f"{e.diag.message_primary or e}",
+                "fix the data or the table and run `pydeploy apply` again; "
+                "nothing of the preparation is left behind",
+            ) from e
+        if undo_statement is not None:
+            undo.append(undo_statement)
+        steps.append(step)
+
+    for table, source in LEGACY_TABLES.items():
+        t = sql.Identifier(table)
+        if _column_nullable(conn, table, "source_type") is None:
+            run(
+                sql.SQL(
+                    "ALTER TABLE {} ADD COLUMN source_type text NOT NULL DEFAULT {};"
+                    " COMMENT ON COLUMN {}.source_type IS {}"
+                ).format(t, sql.Literal(source), t, sql.Literal(ADDED_MARK)),
+                f"add column {table}.source_type",
+                sql.SQL("ALTER TABLE {} DROP COLUMN source_type").format(t),
+            )
+        checks = [
+            (f"{table}_partition_check", sql.SQL("source_type = {}").format(sql.Literal(source)))
+        ]
+        for column in NOT_NULL_COLUMNS:
+            if _column_nullable(conn, table, column):
+                checks.append(
+                    (
+                        f"{table}_{column}_not_null",
+                        sql.SQL("{} IS NOT NULL").format(sql.Identifier(column)),
+                    )
+                )
+        for name, condition in checks:
+            if _has_constraint(conn, table, name):
+                continue
+            c = sql.Identifier(name)
+            run(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
+                    t, c, condition
+                ),
+                f"add CHECK ({condition.as_string(conn)}) NOT VALID on {table}",
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(t, c),
+            )
+            run(
+                sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(t, c),
+                f"validate {name}",
+                None,
+            )
+        for suffix, columns, options, unique in REQUIRED_INDEXES:
+            if _matching_index(conn, table, columns, options, unique):
+                continue
+            index = sql.Identifier(f"{table}_{suffix}")
+            keys = sql.SQL(", ").join(
+                sql.SQL("{}{}").format(sql.Identifier(c), sql.SQL(" DESC" if o & 1 else ""))
+                for c, o in zip(columns, options, strict=True)
+            )
+            # a failed CONCURRENTLY build leaves an invalid index behind: undo drops it too
+            undo.append(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index))
+            run(
+                sql.SQL("CREATE {}INDEX CONCURRENTLY {} ON {} ({})").format(
+                    sql.SQL("UNIQUE " if unique else ""), index, t, keys
+                ),
+                f"build index {table}_{suffix} concurrently",
+                None,
+            )
+            conn.execute(
+                sql.SQL("COMMENT ON INDEX {} IS {}").format(index, sql.Literal(ADDED_MARK))
+            )
