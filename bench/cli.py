@@ -4,6 +4,8 @@ how; nothing here runs in the test suite except a small-scale smoke run."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 import psycopg
@@ -11,6 +13,8 @@ import psycopg
 from bench.reference import create_reference_database
 from pydeploy import api
 from pydeploy.db import resolve_dsn
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -23,27 +27,37 @@ def main() -> None:
 @click.option("--scale", default=1.0, show_default=True, type=float)
 @click.option("--seed", default=1, show_default=True)
 @click.option("--jobs", default=2, show_default=True)
-def backfill_command(dsn: str | None, scale: float, seed: int, jobs: int) -> None:
+@click.option("--reuse", is_flag=True, help="Keep the adopted database; redo only the backfill.")
+def backfill_command(dsn: str | None, scale: float, seed: int, jobs: int, reuse: bool) -> None:
     """Reference layout -> pydeploy apply (adoption) -> backfill -> verify, timed."""
-    if dsn is None:
-        server_dsn = resolve_dsn(None)
-        with psycopg.connect(server_dsn, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS bench_reference")
-            conn.execute("CREATE DATABASE bench_reference")
-        dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname="bench_reference")
     timings: dict[str, float] = {}
 
-    def timed(step: str, fn):  # noqa: ANN001, ANN202 - tiny local helper
+    def timed(step: str, fn: Callable[[], T]) -> T:
         started = time.monotonic()
         value = fn()
         timings[step] = time.monotonic() - started
         click.echo(f"{step}: {timings[step]:.1f}s", err=True)
         return value
 
-    with psycopg.connect(dsn) as conn:
-        timed("generate reference layout", lambda: create_reference_database(
-            conn, scale=scale, seed=seed))
-    timed("pydeploy apply (adoption)", lambda: api.apply(dsn))
+    if dsn is None:
+        server_dsn = resolve_dsn(None)
+        if not reuse:
+            with psycopg.connect(server_dsn, autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS bench_reference")
+                conn.execute("CREATE DATABASE bench_reference")
+        dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname="bench_reference")
+    if reuse:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("TRUNCATE content_tags")
+            conn.execute("DELETE FROM legacy_tags_backfill")
+            conn.execute("CHECKPOINT")
+    else:
+        with psycopg.connect(dsn) as conn:
+            timed(
+                "generate reference layout",
+                lambda: create_reference_database(conn, scale=scale, seed=seed),
+            )
+        timed("pydeploy apply (adoption)", lambda: api.apply(dsn))
     remaining = timed("plan chunks", lambda: api.backfill_plan(dsn))
     result = timed("backfill", lambda: api.backfill(dsn, jobs=jobs))
     report = timed("verify", lambda: api.verify(dsn))

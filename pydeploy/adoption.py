@@ -47,10 +47,13 @@ SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am O
    AND i.indoption[0:i.indnkeyatts - 1]::int2[] = %(options)s::int2[]
 """
 
-# (name suffix, columns, indoption per column (3 = DESC NULLS FIRST), unique)
+# The indexes the migrations put on the parent, so that they attach these instead of
+# building them inside the transaction: (name suffix, columns, indoption per column
+# (3 = DESC NULLS FIRST), unique).
 REQUIRED_INDEXES = (
     ("id_key", ["id"], [0], True),
     ("created_at_id_idx", ["created_at", "id"], [3, 3], False),
+    ("creator_id_created_at_id_idx", ["creator_id", "created_at", "id"], [0, 3, 3], False),
 )
 
 

@@ -189,8 +189,11 @@ class LocalServer:
             "cron.database_name": f"'{DATABASE}'",
             "shared_buffers": "'256MB'",
             "max_connections": 100,
-            # bulk loads (backfill, bench data) write tens of GB of WAL: fewer checkpoints
+            # bulk loads (backfill, bench data) write tens of GB of WAL: fewer checkpoints,
+            # bigger WAL buffers, compressed full-page images
             "max_wal_size": "'8GB'",
+            "wal_buffers": "'64MB'",
+            "wal_compression": "lz4",
         }
         conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
         with (self.data_dir / "postgresql.conf").open("a") as f:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pglast
 from pglast import ast
 
+from pydeploy.errors import DeployError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -99,6 +101,13 @@ class FunctionFile:
         return self.create.funcname[-1].sval
 
     @property
+    def language(self) -> str:
+        for option in self.create.options or ():
+            if option.defname == "language":
+                return option.arg.sval.lower()
+        return "sql"
+
+    @property
     def kind(self) -> str:
         return "PROCEDURE" if self.create.is_procedure else "FUNCTION"
 
@@ -124,22 +133,28 @@ def _type_name(type_name: ast.TypeName) -> str:
 
 
 def read_function_files(sql_dir: Path) -> list[FunctionFile]:
-    """Function files in deployment order: every function after those it calls."""
+    """Function files in deployment order.
+
+    PostgreSQL checks the body of a LANGUAGE sql function when it is created
+    (PL/pgSQL bodies only when they run), so such a file comes after every file
+    whose function its text names; otherwise the order is by file name.
+    """
     files = {
         p.stem: FunctionFile(p, p.read_text(encoding="utf-8"))
         for p in sorted((sql_dir / "functions").glob("*.sql"))
     }
-    graph: dict[str, set[str]] = {}
+    graph: dict[str, set[str]] = {stem: set() for stem in files}
     for stem, f in files.items():
-        words = set(re.findall(r"[a-z_][a-z0-9_]*", f.text.lower()))
-        graph[stem] = {other for other in files if other != stem and other in words}
-    sorter = graphlib.TopologicalSorter(graph)
+        if f.language == "sql":
+            words = set(re.findall(r"[a-z_][a-z0-9_]*", f.text.lower()))
+            graph[stem] = {other for other in files if other != stem and other in words}
     try:
-        order = list(sorter.static_order())
-    except graphlib.CycleError:
-        # Mutually recursive functions: PL/pgSQL resolves calls at run time, so
-        # file-name order is as good as any.
-        order = list(files)
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as e:
+        raise DeployError(
+            f"SQL functions that name each other: {' -> '.join(e.args[1])}",
+            "a LANGUAGE sql function is checked when created: break the cycle with plpgsql",
+        ) from e
     return [files[stem] for stem in order]
 
 

@@ -106,7 +106,59 @@ def reference_db_template(cluster: LocalServer) -> Iterator[NoopExecutor]:
     yield from _template(cluster, "reference", load)
 
 
+# A small gallery with every shape the strategies must agree on: both partitions,
+# five creators, private items, ties in created_at, 15 tags from dense (~70% of
+# items) to rare (a few items) plus one on no item, and tag statistics.
+GALLERY_DATA_SQL = """
+INSERT INTO users (id, username) SELECT g, 'user' || g FROM generate_series(1, 5) g;
+INSERT INTO tags (id, name)
+SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, 'tag' || g
+  FROM generate_series(1, 16) g;
+INSERT INTO content_items_all (id, title, creator_id, source_type, is_private, created_at)
+SELECT g, 'item ' || g, 1 + (g * 7) % 5, CASE WHEN g % 3 = 0 THEN 'items' ELSE 'auto' END,
+       g % 7 = 0, timestamptz '2025-01-01' + (g / 4) * interval '1 minute'
+  FROM generate_series(1, 420) g;
+SELECT setval('content_items_all_id_seq', 1000);
+INSERT INTO content_tags (content_id, content_source, tag_id)
+SELECT i.id, i.source_type, t.id
+  FROM content_items_all i
+  JOIN tags t ON t.name <> 'tag16'
+ WHERE (hashint8(i.id * 100 + substr(t.name, 4)::int) & 1023) / 1024.0
+       < CASE WHEN substr(t.name, 4)::int <= 5 THEN 0.7
+              WHEN substr(t.name, 4)::int <= 10 THEN 0.25
+              ELSE 0.03 END;
+SELECT gallery_stats_refresh();
+ANALYZE;
+"""
+
+
+@pytest.fixture(scope="session")
+def gallery_db_template(cluster: LocalServer) -> Iterator[NoopExecutor]:
+    """The package deployed, with GALLERY_DATA_SQL."""
+
+    def load(dsn: str) -> None:
+        api.apply(dsn, SQL_DIR)
+        with psycopg.connect(dsn) as conn:
+            conn.execute(GALLERY_DATA_SQL)
+
+    yield from _template(cluster, "gallery_data", load)
+
+
+@pytest.fixture(scope="session")
+def gallery_readonly(cluster: LocalServer, gallery_db_template: NoopExecutor) -> Iterator[str]:
+    """One clone of the gallery data shared by tests that only read it."""
+    name = "gallery_readonly"
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{gallery_db_template.template_dbname}"')
+    try:
+        yield cluster.url(name)
+    finally:
+        with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 blank_db = factories.postgresql("blank_db_template")
+gallery_db = factories.postgresql("gallery_db_template")
 reference_db = factories.postgresql("reference_db_template")
 deployed_db = factories.postgresql("deployed_db_template")
 
@@ -125,6 +177,13 @@ def blank_dsn(blank_db: psycopg.Connection) -> str:
 def reference_dsn(reference_db: psycopg.Connection) -> str:
     reference_db.commit()
     return dsn_of(reference_db)
+
+
+@pytest.fixture
+def gallery_dsn(gallery_db: psycopg.Connection) -> str:
+    """A fresh clone of the gallery data that the test may change."""
+    gallery_db.commit()
+    return dsn_of(gallery_db)
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ BEGIN
             CONTINUE;
         END IF;
         FOR v_name IN SELECT jsonb_array_elements_text(v_origin.detail->'created_indexes') LOOP
-            EXECUTE format('DROP INDEX %I', v_name);
+            EXECUTE format('DROP INDEX IF EXISTS %I', v_name);
         END LOOP;
         FOR v_name IN SELECT jsonb_array_elements_text(v_origin.detail->'not_null_set') LOOP
             EXECUTE format('ALTER TABLE %I ALTER COLUMN %I DROP NOT NULL',

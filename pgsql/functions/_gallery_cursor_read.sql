@@ -1,0 +1,59 @@
+CREATE OR REPLACE FUNCTION _gallery_cursor_read(
+    p_cursor text, p_filter_hash text, p_secret text,
+    OUT after_created_at timestamptz, OUT after_id bigint)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_text text;
+    v_parts text[];
+    v_base64 text;
+BEGIN
+    /*
+    Contract: the position (created_at, id) a cursor of _gallery_cursor_make
+    continues after. Raises invalid_parameter_value (22023), naming the cursor
+    parameter, with a HINT to start from the first page, when the cursor is not
+    one of ours (garbage, truncated, edited: bad signature), comes from an
+    incompatible version, or was made for other filters than p_filter_hash.
+    Cost: one base64 decode and one sha256.
+    */
+    v_base64 := translate(p_cursor, '-_', '+/');
+    v_base64 := v_base64 || repeat('=', (4 - length(v_base64) % 4) % 4);
+    BEGIN
+        v_text := convert_from(decode(v_base64, 'base64'), 'UTF8');
+    EXCEPTION WHEN OTHERS THEN
+        v_text := NULL;
+    END;
+    v_parts := string_to_array(v_text, '|');
+    IF v_parts[1] IS DISTINCT FROM 'g1' THEN
+        IF v_parts[1] ~ '^g[0-9]+$' THEN
+            RAISE EXCEPTION 'cursor comes from an incompatible version (%) of gallery_page', v_parts[1]
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'start from the first page: call gallery_page with cursor => NULL';
+        END IF;
+        RAISE EXCEPTION 'cursor is not a gallery_page cursor'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'pass a row_cursor value unchanged, or start from the first page with cursor => NULL';
+    END IF;
+    IF cardinality(v_parts) <> 5
+       OR v_parts[2] !~ '^-?[0-9]{1,18}$' OR v_parts[3] !~ '^-?[0-9]{1,19}$'
+       OR v_parts[5] IS DISTINCT FROM left(encode(sha256(convert_to(
+              p_secret || '|' || array_to_string(v_parts[1:4], '|') || '|' || p_secret,
+              'UTF8')), 'hex'), 16)
+    THEN
+        RAISE EXCEPTION 'cursor is corrupted or was altered'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'pass a row_cursor value unchanged, or start from the first page with cursor => NULL';
+    END IF;
+    IF v_parts[4] <> p_filter_hash THEN
+        RAISE EXCEPTION 'cursor was made for other filters (tags, match, sources or viewer_id)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'a cursor only continues the query that produced it: start from the first page with cursor => NULL';
+    END IF;
+    after_created_at := timestamptz 'epoch' + v_parts[2]::bigint * interval '1 microsecond';
+    after_id := v_parts[3]::bigint;
+END
+$$;
+
+COMMENT ON FUNCTION _gallery_cursor_read(text, text, text) IS
+    'Internal: position of a gallery cursor; 22023 for a foreign, altered or mismatched cursor';

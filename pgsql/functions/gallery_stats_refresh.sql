@@ -1,0 +1,56 @@
+CREATE OR REPLACE FUNCTION gallery_stats_refresh()
+RETURNS TABLE (refreshed boolean, tag_rows integer, links bigint, seconds double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_started timestamptz := clock_timestamp();
+BEGIN
+    /*
+    Contract: recompute tag_cardinality_stats from content_tags: for every tag
+    and source ('items', 'auto'), the number of items carrying it (0 included,
+    so the planner knows an empty tag from an unknown one), updated_at now.
+    Runs in the caller's transaction: readers see the old counts or the new
+    ones, never an empty or half-written table. A second refresh while one
+    runs returns at once (refreshed = false, with a NOTICE) instead of
+    queueing: the transaction-level advisory lock is only tried.
+    On a standby (read only) it does nothing.
+    Cost: one pass over content_tags_tag_source_content_idx (an index-only
+    scan when the visibility map is current), grouped as it streams; then one
+    upsert per tag and source.
+    */
+    IF pg_is_in_recovery() THEN
+        RAISE NOTICE 'gallery_stats_refresh: read-only standby, nothing done';
+        RETURN QUERY SELECT false, 0, 0::bigint, 0::double precision;
+        RETURN;
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('gallery_stats_refresh')) THEN
+        RAISE NOTICE 'gallery_stats_refresh: another refresh is running, nothing done';
+        RETURN QUERY SELECT false, 0, 0::bigint, 0::double precision;
+        RETURN;
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS gallery_fresh_counts
+        (tag_id uuid, content_source text, cardinality bigint) ON COMMIT DROP;
+    TRUNCATE gallery_fresh_counts;
+    INSERT INTO gallery_fresh_counts
+    SELECT t.id, s.source, coalesce(c.n, 0)
+      FROM tags t
+     CROSS JOIN (VALUES ('items'), ('auto')) AS s(source)
+      LEFT JOIN (SELECT ct.tag_id, ct.content_source, count(*) AS n
+                   FROM content_tags ct GROUP BY 1, 2) AS c
+             ON c.tag_id = t.id AND c.content_source = s.source;
+    INSERT INTO tag_cardinality_stats AS st (tag_id, content_source, cardinality, updated_at)
+    SELECT f.tag_id, f.content_source, f.cardinality, now() FROM gallery_fresh_counts f
+    ON CONFLICT (tag_id, content_source)
+    DO UPDATE SET cardinality = EXCLUDED.cardinality, updated_at = EXCLUDED.updated_at;
+    DELETE FROM tag_cardinality_stats st
+     WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = st.tag_id);
+    RETURN QUERY
+    SELECT true, count(*)::integer, sum(f.cardinality)::bigint,
+           extract(epoch FROM clock_timestamp() - v_started)::double precision
+      FROM gallery_fresh_counts f;
+END
+$$;
+
+COMMENT ON FUNCTION gallery_stats_refresh() IS
+    'Recount tag_cardinality_stats from content_tags (one refresh at a time)';

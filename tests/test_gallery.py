@@ -1,0 +1,395 @@
+"""gallery_page against a brute-force oracle: every strategy, K = 0..15, all/any, every
+source scope, viewers, both directions, every page."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.rows import dict_row
+
+ALL_SOURCES = ["user-regular", "user-auto", "community-regular", "community-auto"]
+COMMUNITY = ["community-regular", "community-auto"]
+TAGS = [f"00000000-0000-0000-0000-{n:012d}" for n in range(1, 17)]  # tag16 is on no item
+UNKNOWN_TAG = "00000000-0000-0000-0000-0000000000ff"
+ALL_STRATEGIES = ["order_first", "self_join", "group_having", "two_phase"]
+ANY_STRATEGIES = ["order_first", "tag_union"]
+
+ORACLE_SQL = """
+SELECT i.id FROM content_items_all i
+ WHERE ((i.source_type = 'items' AND i.creator_id = %(viewer)s
+         AND 'user-regular' = ANY (%(sources)s::text[]))
+     OR (i.source_type = 'auto' AND i.creator_id = %(viewer)s
+         AND 'user-auto' = ANY (%(sources)s::text[]))
+     OR (i.source_type = 'items' AND i.creator_id IS DISTINCT FROM %(viewer)s
+         AND NOT i.is_private AND 'community-regular' = ANY (%(sources)s::text[]))
+     OR (i.source_type = 'auto' AND i.creator_id IS DISTINCT FROM %(viewer)s
+         AND NOT i.is_private AND 'community-auto' = ANY (%(sources)s::text[])))
+   AND (cardinality(%(tags)s::uuid[]) = 0
+     OR (%(match)s = 'all' AND NOT EXISTS (
+            SELECT 1 FROM unnest(%(tags)s::uuid[]) AS t
+             WHERE NOT EXISTS (SELECT 1 FROM content_tags ct
+                                WHERE ct.content_id = i.id AND ct.tag_id = t)))
+     OR (%(match)s = 'any' AND EXISTS (
+            SELECT 1 FROM content_tags ct
+             WHERE ct.content_id = i.id AND ct.tag_id = ANY (%(tags)s::uuid[]))))
+ ORDER BY i.created_at DESC, i.id DESC
+"""
+
+PAGE_SQL = """
+SELECT id, row_cursor FROM gallery_page(
+    tags => %(tags)s::uuid[], cursor => %(cursor)s, page_size => %(page_size)s,
+    match => %(match)s, sources => %(sources)s::text[], viewer_id => %(viewer)s,
+    direction => %(direction)s, strategy => %(strategy)s)
+"""
+
+
+@pytest.fixture(scope="module")
+def conn(gallery_readonly: str) -> psycopg.Connection:
+    with psycopg.connect(gallery_readonly, autocommit=True, row_factory=dict_row) as c:
+        yield c
+
+
+def oracle(
+    conn: psycopg.Connection, tags: list[str], match: str, sources: list[str], viewer: int | None
+) -> list[int]:
+    rows = conn.execute(
+        ORACLE_SQL, {"tags": tags, "match": match, "sources": sources, "viewer": viewer}
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def page(conn: psycopg.Connection, **kwargs: object) -> list[dict]:
+    args = {
+        "tags": None,
+        "cursor": None,
+        "page_size": 25,
+        "match": "all",
+        "sources": ALL_SOURCES,
+        "viewer": None,
+        "direction": "next",
+        "strategy": None,
+    }
+    args.update(kwargs)
+    return conn.execute(PAGE_SQL, args).fetchall()
+
+
+def walk(conn: psycopg.Connection, page_size: int, **filters: object) -> list[int]:
+    """Every page forward until exhausted, then every page backward from the last one;
+    checks that both walks agree and that no item repeats."""
+    pages: list[list[dict]] = []
+    cursor = None
+    while True:
+        rows = page(conn, cursor=cursor, page_size=page_size, **filters)
+        if not rows:
+            break
+        assert len(rows) <= page_size
+        pages.append(rows)
+        if len(rows) < page_size:
+            break
+        cursor = rows[-1]["row_cursor"]
+    forward = [r["id"] for p in pages for r in p]
+    assert len(forward) == len(set(forward)), "an item repeated"
+    if pages:
+        backward: list[int] = [r["id"] for r in pages[-1]]
+        cursor = pages[-1][0]["row_cursor"]
+        while True:
+            rows = page(conn, cursor=cursor, page_size=page_size, direction="prev", **filters)
+            if not rows:
+                break
+            backward = [r["id"] for r in rows] + backward
+            cursor = rows[0]["row_cursor"]
+        assert backward == forward, "paging back does not retrace the pages"
+    return forward
+
+
+def strategies_for(match: str, tags: list[str]) -> list[str | None]:
+    if not tags:
+        return [None, "order_first"]
+    return [None, *(ALL_STRATEGIES if match == "all" else ANY_STRATEGIES)]
+
+
+@pytest.mark.parametrize("match", ["all", "any"])
+@pytest.mark.parametrize("k", range(16))
+def test_every_strategy_matches_the_oracle_for_k_tags(
+    conn: psycopg.Connection, k: int, match: str
+) -> None:
+    # dense tags first, so that small K has matches under 'all'; 10..15 mix in rare ones
+    tags = [TAGS[(i * 4) % 15] for i in range(k)]
+    for sources, viewer in ((ALL_SOURCES, 2), (COMMUNITY, None)):
+        expected = oracle(conn, tags, match, sources, viewer)
+        for strategy in strategies_for(match, tags):
+            got = walk(
+                conn, 25, tags=tags, match=match, sources=sources, viewer=viewer, strategy=strategy
+            )
+            assert got == expected, (strategy, sources)
+
+
+def test_the_data_has_what_the_tests_need(conn: psycopg.Connection) -> None:
+    """Guards the fixture: without these shapes the oracle comparisons prove little."""
+    counts = {
+        r["name"]: r["n"]
+        for r in conn.execute(
+            "SELECT t.name, count(ct.tag_id) AS n FROM tags t"
+            " LEFT JOIN content_tags ct ON ct.tag_id = t.id GROUP BY 1"
+        )
+    }
+    assert counts["tag1"] > 250 and 0 < counts["tag12"] < 30 and counts["tag16"] == 0
+    ties = conn.execute(
+        "SELECT count(*) AS n FROM (SELECT created_at FROM content_items_all"
+        " GROUP BY 1 HAVING count(*) > 1) t"
+    ).fetchone()["n"]
+    assert ties > 50
+    assert len(oracle(conn, TAGS[:3], "all", ALL_SOURCES, 1)) > 30
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tags=st.lists(st.sampled_from([*TAGS, UNKNOWN_TAG]), max_size=15),
+    match=st.sampled_from(["all", "any"]),
+    sources=st.lists(st.sampled_from(ALL_SOURCES), min_size=1, max_size=4, unique=True),
+    viewer=st.one_of(st.none(), st.integers(1, 5)),
+    page_size=st.sampled_from([1, 3, 25, 100]),
+    data=st.data(),
+)
+def test_any_filters_any_strategy_any_page_size(
+    conn: psycopg.Connection,
+    tags: list[str],
+    match: str,
+    sources: list[str],
+    viewer: int | None,
+    page_size: int,
+    data: st.DataObject,
+) -> None:
+    if viewer is None:
+        sources = [s for s in sources if s.startswith("community")] or COMMUNITY
+    distinct = sorted(set(tags))
+    strategy = data.draw(st.sampled_from(strategies_for(match, distinct)))
+    expected = oracle(conn, distinct, match, sources, viewer)
+    if page_size == 1:
+        expected = expected[:60]  # keep the example fast: compare the first 60 pages
+        got: list[int] = []
+        cursor = None
+        while len(got) < len(expected):
+            rows = page(
+                conn,
+                tags=tags,
+                match=match,
+                sources=sources,
+                viewer=viewer,
+                strategy=strategy,
+                page_size=1,
+                cursor=cursor,
+            )
+            got += [r["id"] for r in rows]
+            cursor = rows[-1]["row_cursor"]
+        assert got == expected
+    else:
+        assert (
+            walk(
+                conn,
+                page_size,
+                tags=tags,
+                match=match,
+                sources=sources,
+                viewer=viewer,
+                strategy=strategy,
+            )
+            == expected
+        )
+
+
+def test_duplicate_and_unknown_tags(conn: psycopg.Connection) -> None:
+    once = walk(conn, 25, tags=[TAGS[0], TAGS[1]], sources=COMMUNITY)
+    assert walk(conn, 25, tags=[TAGS[1], TAGS[0], TAGS[0]], sources=COMMUNITY) == once
+    assert walk(conn, 25, tags=[TAGS[0], UNKNOWN_TAG], sources=COMMUNITY) == []
+    assert walk(conn, 25, tags=[TAGS[0], UNKNOWN_TAG], match="any", sources=COMMUNITY) == walk(
+        conn, 25, tags=[TAGS[0]], match="any", sources=COMMUNITY
+    )
+    assert walk(conn, 25, tags=[], sources=COMMUNITY) == walk(conn, 25, sources=COMMUNITY)
+    assert page(conn, tags=[TAGS[15]], sources=COMMUNITY) == []  # a tag on no item
+
+
+def test_privacy(conn: psycopg.Connection) -> None:
+    everything = walk(conn, 100, sources=ALL_SOURCES, viewer=3)
+    private_of_others = {
+        r["id"]
+        for r in conn.execute(
+            "SELECT id FROM content_items_all WHERE is_private AND creator_id <> 3"
+        )
+    }
+    own_private = {
+        r["id"]
+        for r in conn.execute(
+            "SELECT id FROM content_items_all WHERE is_private AND creator_id = 3"
+        )
+    }
+    assert own_private and own_private <= set(everything)
+    assert not private_of_others & set(everything)
+
+
+def test_row_columns(conn: psycopg.Connection) -> None:
+    row = conn.execute(
+        "SELECT * FROM gallery_page(page_size => 1, sources => %s::text[])", (COMMUNITY,)
+    ).fetchone()
+    assert list(row) == [
+        "id",
+        "source_type",
+        "created_at",
+        "creator_id",
+        "title",
+        "content_type",
+        "content_data",
+        "path_thumb",
+        "path_thumbs_alt_res",
+        "prompt",
+        "item_metadata",
+        "is_private",
+        "quality_score",
+        "updated_at",
+        "row_cursor",
+    ]
+    item = conn.execute("SELECT * FROM content_items_all WHERE id = %s", (row["id"],)).fetchone()
+    assert {k: row[k] for k in item if k in row} == {k: item[k] for k in item if k in row}
+
+
+def test_positional_call_order(conn: psycopg.Connection) -> None:
+    first = conn.execute(
+        "SELECT id, row_cursor FROM gallery_page(%s::uuid[], NULL, 5, 'all', %s::text[])",
+        ([TAGS[0]], COMMUNITY),
+    ).fetchall()
+    second = conn.execute(
+        "SELECT id FROM gallery_page(%s::uuid[], %s, 5, 'all', %s::text[])",
+        ([TAGS[0]], first[-1]["row_cursor"], COMMUNITY),
+    ).fetchall()
+    expected = oracle(conn, [TAGS[0]], "all", COMMUNITY, None)
+    assert [r["id"] for r in first + second] == expected[:10]
+
+
+BAD_CALLS = [
+    ({"page_size": 0}, "page_size must be between 1 and 100"),
+    ({"page_size": 101}, "page_size must be between 1 and 100"),
+    ({"page_size": None}, "page_size"),
+    ({"match": "some"}, "match must be 'all' or 'any'"),
+    ({"match": None}, "match must be"),
+    ({"direction": "up"}, "direction must be 'next' or 'prev'"),
+    ({"direction": "prev"}, "direction 'prev' needs a cursor"),
+    ({"sources": []}, "sources must name at least one source"),
+    ({"sources": None}, "sources must name at least one source"),
+    ({"sources": ["community-regular", "everyone"]}, "sources contains 'everyone'"),
+    ({"sources": ["community-regular", None]}, "sources contains NULL"),
+    ({"sources": ["user-regular"]}, "need viewer_id"),
+    ({"tags": [TAGS[0], None]}, "tags must not contain NULL"),
+    (
+        {"tags": [f"00000000-0000-0000-0000-{n:012d}" for n in range(100, 121)]},
+        "tags has 21 distinct tags, more than the 20 allowed",
+    ),
+    ({"strategy": "fastest"}, "strategy must be one of"),
+    ({"strategy": "tag_union", "tags": [TAGS[0]]}, "does not implement match 'all'"),
+    ({"strategy": "self_join", "tags": [TAGS[0]], "match": "any"}, "does not implement"),
+    ({"strategy": "two_phase"}, "strategy two_phase needs tags"),
+    ({"cursor": "not a cursor"}, "cursor is not a gallery_page cursor"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD_CALLS, ids=[m for _, m in BAD_CALLS])
+def test_bad_input_is_22023_with_message_and_hint(
+    conn: psycopg.Connection, kwargs: dict, message: str
+) -> None:
+    args = {"sources": COMMUNITY, **kwargs}
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as raised:
+        page(conn, **args)
+    assert message in raised.value.diag.message_primary
+    assert raised.value.diag.message_hint
+    assert raised.value.diag.sqlstate == "22023"
+
+
+def test_cursor_must_match_filters_and_be_intact(conn: psycopg.Connection) -> None:
+    rows = page(conn, tags=[TAGS[0]], sources=COMMUNITY, page_size=5)
+    cursor = rows[-1]["row_cursor"]
+    assert page(conn, tags=[TAGS[0]], sources=COMMUNITY, page_size=5, cursor=cursor)
+    for other in (
+        {"tags": [TAGS[1]]},
+        {"match": "any"},
+        {"sources": ["community-auto"]},
+        {"sources": ALL_SOURCES, "viewer": 1},
+    ):
+        args = {"tags": [TAGS[0]], "sources": COMMUNITY, "page_size": 5, **other}
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="other filters"):
+            page(conn, cursor=cursor, **args)
+    # page_size and direction are not filters: a cursor serves any page size
+    assert page(conn, tags=[TAGS[0]], sources=COMMUNITY, page_size=7, cursor=cursor)
+
+    decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    parts = decoded.split("|")
+    altered_id = "|".join([*parts[:2], str(int(parts[2]) - 1), *parts[3:]])
+    other_version = "|".join(["g9", *parts[1:]])
+    variants = {
+        "truncated": (cursor[:-6], "corrupted"),
+        "altered": (base64.urlsafe_b64encode(altered_id.encode()).decode(), "corrupted"),
+        "version": (base64.urlsafe_b64encode(other_version.encode()).decode(), "incompatible"),
+        "garbage": ("!!!", "not a gallery_page cursor"),
+        "empty": ("", "not a gallery_page cursor"),
+    }
+    for name, (bad, message) in variants.items():
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match=message) as raised:
+            page(conn, tags=[TAGS[0]], sources=COMMUNITY, page_size=5, cursor=bad)
+        assert "first page" in raised.value.diag.message_hint, name
+
+
+def test_pages_are_stable_under_concurrent_inserts_and_deletes(gallery_dsn: str) -> None:
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        before = set(oracle(c, [TAGS[0]], "all", COMMUNITY, None))
+        seen: list[int] = []
+        cursor = None
+        for round_ in itertools.count():
+            rows = page(c, tags=[TAGS[0]], sources=COMMUNITY, page_size=20, cursor=cursor)
+            if not rows:
+                break
+            seen += [r["id"] for r in rows]
+            cursor = rows[-1]["row_cursor"]
+            # newer, older and equal-timestamp items appear; unseen and seen ones vanish
+            c.execute(
+                "WITH new AS (INSERT INTO content_items_all (title, creator_id, source_type,"
+                "  created_at) SELECT 'late', 1, 'auto', created_at + (g - 2) * interval '1 min'"
+                "  FROM content_items_all, generate_series(1, 3) g WHERE id = %s RETURNING id)"
+                " INSERT INTO content_tags SELECT id, 'auto', %s FROM new",
+                (rows[-1]["id"], TAGS[0]),
+            )
+            c.execute(
+                "DELETE FROM content_items_all WHERE id IN (SELECT id FROM content_items_all"
+                " WHERE id <> ALL (%s) ORDER BY hashint8(id + %s) LIMIT 2)",
+                (seen, round_),
+            )
+        after = set(oracle(c, [TAGS[0]], "all", COMMUNITY, None))
+    assert len(seen) == len(set(seen)), "an item repeated"
+    assert (before & after) <= set(seen), "an item that existed throughout was skipped"
+
+
+def test_work_mem_is_set_for_the_call_only(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        conn.execute("SET LOCAL work_mem = '1234kB'")
+        page(conn, tags=[TAGS[0]], sources=COMMUNITY)
+        assert conn.execute("SHOW work_mem").fetchone()["work_mem"] == "1234kB"
+
+
+def test_telemetry_is_sampled_and_never_fails_the_call(gallery_dsn: str) -> None:
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        c.execute("UPDATE gallery_config SET telemetry_sample_rate = 1")
+        page(c, tags=[TAGS[0], TAGS[11]], sources=COMMUNITY)
+        page(c, tags=[TAGS[0]], sources=COMMUNITY, strategy="order_first")
+        rows = c.execute("SELECT * FROM gallery_telemetry ORDER BY called_at").fetchall()
+        assert [(r["k"], r["forced"]) for r in rows] == [(2, False), (1, True)]
+        assert rows[1]["strategy"] == "order_first" and rows[0]["duration_ms"] > 0
+        summary = c.execute("SELECT * FROM gallery_telemetry_summary").fetchall()
+        assert sum(r["calls"] for r in summary) == 2
+        c.execute("ALTER TABLE gallery_telemetry ADD CONSTRAINT refuse CHECK (false) NOT VALID")
+        assert page(c, tags=[TAGS[0]], sources=COMMUNITY)
+        c.execute("UPDATE gallery_config SET telemetry_sample_rate = 0")
+        c.execute("ALTER TABLE gallery_telemetry DROP CONSTRAINT refuse")
+        page(c, tags=[TAGS[0]], sources=COMMUNITY)
+        assert c.execute("SELECT count(*) AS n FROM gallery_telemetry").fetchone()["n"] == 2
