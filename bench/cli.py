@@ -70,3 +70,51 @@ def backfill_command(dsn: str | None, scale: float, seed: int, jobs: int, reuse:
         f"backfill {result.seconds:.1f}s = {result.links / result.seconds:,.0f} links/s "
         f"with {jobs} jobs; content_tags {size}; verify {'OK' if report.ok else 'MISMATCH'}"
     )
+
+
+@main.command("demo")
+@click.option("--scale", default=0.01, show_default=True, type=float)
+def demo_command(scale: float) -> None:
+    """A reference-layout database (`gallery_demo` on the local server), adopted,
+    backfilled and counted, then two gallery pages."""
+    server_dsn = resolve_dsn(None)
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS gallery_demo WITH (FORCE)")
+        conn.execute("CREATE DATABASE gallery_demo")
+    dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname="gallery_demo")
+    with psycopg.connect(dsn) as conn:
+        create_reference_database(conn, scale=scale)
+    click.echo(f"reference data at scale {scale} in database gallery_demo")
+    applied = api.apply(dsn)
+    click.echo(
+        f"pydeploy apply: {len(applied.applied_migrations)} migrations, "
+        f"{len(applied.function_actions)} functions"
+    )
+    api.backfill_plan(dsn)
+    result = api.backfill(dsn)
+    click.echo(f"pydeploy backfill: {result.links:,} tag links")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT gallery_stats_refresh()")
+        tags = [r[0] for r in conn.execute("SELECT id FROM tags ORDER BY name LIMIT 2")]
+        query = (
+            "SELECT id, source_type, created_at, creator_id, title, row_cursor"
+            "  FROM gallery_page(tags => %s::uuid[], cursor => %s, page_size => 5,"
+            "                    sources => '{community-regular,community-auto}')"
+        )
+        cursor = None
+        for number in (1, 2):
+            rows = conn.execute(query, (tags, cursor)).fetchall()
+            click.echo(f"\ngallery_page(tags => <tag1, tag2>, page_size => 5), page {number}:")
+            for item_id, source, created_at, creator, title, _ in rows:
+                click.echo(
+                    f"  {item_id:>8}  {source:5}  {created_at:%Y-%m-%d %H:%M:%S}  "
+                    f"creator {creator:>3}  {title}"
+                )
+            cursor = rows[-1][-1]
+        plan = conn.execute(
+            "SELECT strategy, reason FROM gallery_plan(%s::uuid[],"
+            " sources => '{community-regular,community-auto}')",
+            (tags,),
+        ).fetchone()
+        click.echo(f"\nstrategy: {plan[0]} ({plan[1]})")
+    click.echo(f'\ntry it: psql "{dsn}"')
