@@ -64,7 +64,9 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("content_items_auto_more", "r", ""),
         ("content_items_more", "r", ""),
         ("content_tags", "r", ""),
+        ("gallery_config", "r", ""),
         ("gallery_schema_origin", "r", ""),
+        ("gallery_telemetry", "r", ""),
         ("tag_cardinality_stats", "r", ""),
         ("tags", "r", ""),
         ("users", "r", ""),
@@ -77,9 +79,12 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
     )
     assert sorted((t, d.split(" USING ")[1]) for t, d in indexes) == [
         ("content_items", "btree (created_at DESC, id DESC)"),
+        ("content_items", "btree (creator_id, created_at DESC, id DESC)"),
         ("content_items", "btree (id)"),
         ("content_items_all", "btree (created_at DESC, id DESC)"),
+        ("content_items_all", "btree (creator_id, created_at DESC, id DESC)"),
         ("content_items_auto", "btree (created_at DESC, id DESC)"),
+        ("content_items_auto", "btree (creator_id, created_at DESC, id DESC)"),
         ("content_items_auto", "btree (id)"),
         ("content_tags", "btree (content_id, content_source, tag_id)"),
         ("content_tags", "btree (tag_id, content_source, content_id)"),
