@@ -422,22 +422,13 @@ def _sync_functions(cur: psycopg.Cursor, sql_dir: Path) -> list[FunctionState]:
     return actions
 
 
-def _check_function_files(sql_dir: Path) -> None:
-    """Refuse to start when a function file cannot even be parsed."""
-    for f in read_function_files(sql_dir):
-        try:
-            f.signature  # noqa: B018 - parses the file
-        except Exception as e:
-            raise DeployError(f"{f.path}: {e}", "run `pydeploy lint` for details") from e
-
-
 def apply(dsn: str | None, sql_dir: Path, *, dry_run: bool = False) -> ApplyResult:
     """Run pending migrations, then (re)deploy changed, new, drifted or removed functions.
 
     A reference database's legacy tables are first prepared for adoption online
     (see :mod:`pydeploy.adoption`); that preparation is undone if the rest fails.
     """
-    _check_function_files(sql_dir)
+    read_function_files(sql_dir)  # refuse to start on a file that does not parse
     if dry_run:
         st = status(dsn, sql_dir)
         with connect(dsn) as conn:
@@ -461,7 +452,7 @@ def apply(dsn: str | None, sql_dir: Path, *, dry_run: bool = False) -> ApplyResu
 
 def rollback(dsn: str | None, sql_dir: Path) -> RollbackResult:
     """Roll back the most recently applied migration, then bring functions in line."""
-    _check_function_files(sql_dir)
+    read_function_files(sql_dir)  # refuse to start on a file that does not parse
     with _exclusive(dsn), _deploy_transaction(dsn) as (backend, cur):
         applied = _applied_migration_ids(cur)
         migrations = {m.id: m for m in _read_migrations(sql_dir)}

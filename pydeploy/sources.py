@@ -145,7 +145,11 @@ def read_function_files(sql_dir: Path) -> list[FunctionFile]:
     }
     graph: dict[str, set[str]] = {stem: set() for stem in files}
     for stem, f in files.items():
-        if f.language == "sql":
+        try:
+            language = f.language
+        except (pglast.parser.ParseError, ValueError) as e:
+            raise DeployError(f"{f.path}: {e}", "run `pydeploy lint` for details") from e
+        if language == "sql":
             words = set(re.findall(r"[a-z_][a-z0-9_]*", f.text.lower()))
             graph[stem] = {other for other in files if other != stem and other in words}
     try:

@@ -1,0 +1,46 @@
+CREATE OR REPLACE FUNCTION _gallery_order_first_sql(
+    p_match text, p_k integer, p_sources text[], p_forward boolean, p_has_cursor boolean)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_keyset record;
+BEGIN
+    /*
+    Strategy order_first: walk content_items_all in page order from the cursor
+    (each partition's index (created_at DESC, id DESC), merged), test each
+    item's tags, stop at the page size ($5). Tags are $4.
+      all: one probe of content_tags_pkey (content_id, content_source,
+           tag_id = ANY (tags)) per item walked, counting the tags it finds
+      any: the same probe, stopping at the first tag found
+      no tags: every item in scope
+    Cost: (items walked) x (one probe of K keys), items walked being about
+    page_size / (share of items that match): cheap when matches are dense
+    (popular tags, no tag filter), up to every item in scope when they are
+    rare. Never builds the match set.
+    */
+    SELECT * INTO v_keyset FROM _gallery_keyset_sql(p_forward, p_has_cursor);
+    RETURN format(
+        'SELECT i.id::bigint AS item_id, i.source_type::text AS item_source,'
+        '       i.created_at::timestamptz AS item_created_at'
+        '  FROM content_items_all i'
+        ' WHERE %s AND %s AND %s'
+        ' ORDER BY i.created_at %s, i.id %s'
+        ' LIMIT $5',
+        _gallery_scope_sql(p_sources), v_keyset.keyset_predicate,
+        CASE WHEN p_k = 0 THEN 'true'
+             WHEN p_match = 'any' THEN
+                 'EXISTS (SELECT 1 FROM content_tags ct WHERE ct.content_id = i.id'
+                 ' AND ct.content_source = i.source_type AND ct.tag_id = ANY ($4))'
+             ELSE
+                 '(SELECT count(*) FROM content_tags ct WHERE ct.content_id = i.id'
+                 ' AND ct.content_source = i.source_type AND ct.tag_id = ANY ($4))'
+                 ' = cardinality($4)'
+        END,
+        v_keyset.sort_direction, v_keyset.sort_direction);
+END
+$$;
+
+COMMENT ON FUNCTION _gallery_order_first_sql(text, integer, text[], boolean, boolean) IS
+    'Gallery strategy order_first: walk items newest first, test tags per item';

@@ -1,0 +1,32 @@
+CREATE OR REPLACE FUNCTION _gallery_strategy_sql(
+    p_strategy text, p_match text, p_k integer, p_sources text[],
+    p_forward boolean, p_has_cursor boolean)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    /*
+    Contract: the query a strategy runs for one page, returning (item_id,
+    item_source, item_created_at) in page order, with parameters
+      $1 viewer_id, $2 cursor created_at, $3 cursor id, $4 tags (rarest
+      first), $5 page size, $6 seed tags (two_phase).
+    The text comes from constants only; every value is a parameter
+    (EXECUTE ... USING), planned for the values of each call.
+    Cost: none (builds text).
+    */
+    SELECT CASE p_strategy
+        WHEN 'order_first' THEN
+            _gallery_order_first_sql(p_match, p_k, p_sources, p_forward, p_has_cursor)
+        ELSE _gallery_tag_first_page_sql(
+            CASE p_strategy
+                WHEN 'self_join' THEN _gallery_self_join_sql(p_k)
+                WHEN 'group_having' THEN _gallery_group_having_sql()
+                WHEN 'two_phase' THEN _gallery_two_phase_sql()
+                WHEN 'tag_union' THEN _gallery_tag_union_sql()
+            END,
+            p_sources, p_forward, p_has_cursor)
+    END
+$$;
+
+COMMENT ON FUNCTION _gallery_strategy_sql(text, text, integer, text[], boolean, boolean) IS
+    'Internal: the SQL of one gallery strategy for one page';
