@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from psycopg.rows import dict_row
+
 from pydeploy import deploy, legacy
 from pydeploy import lint as lint_rules
 from pydeploy.db import connect
@@ -29,7 +31,9 @@ __all__ = [
     "lint_deep",
     "local_server",
     "rollback",
+    "stats_refresh",
     "status",
+    "telemetry",
     "verify",
 ]
 
@@ -86,6 +90,24 @@ def backfill(
 def verify(dsn: str | None = None, *, sample: int = 1000) -> legacy.VerifyReport:
     """Compare legacy tag arrays with content_tags."""
     return legacy.verify(dsn, sample=sample)
+
+
+def telemetry(dsn: str | None = None) -> list[dict[str, object]]:
+    """gallery_telemetry_summary: calls, p50, p95, max per strategy and K."""
+    with connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT strategy, k, calls, round(p50_ms::numeric, 3) AS p50_ms,"
+            "       round(p95_ms::numeric, 3) AS p95_ms, round(max_ms::numeric, 3) AS max_ms,"
+            "       last_call FROM gallery_telemetry_summary ORDER BY strategy, k"
+        ).fetchall()
+
+
+def stats_refresh(dsn: str | None = None) -> dict[str, object]:
+    """Recount tag_cardinality_stats now (gallery_stats_refresh())."""
+    with connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT * FROM gallery_stats_refresh()").fetchone()
+        conn.commit()
+        return row
 
 
 def local_server(home: Path | None = None) -> LocalServer:

@@ -282,6 +282,47 @@ def verify(dsn: str | None, sample: int, output_format: str) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+@main.command()
+@dsn_option
+@format_option
+@reports_errors
+def telemetry(dsn: str | None, output_format: str) -> None:
+    """Sampled gallery_page calls: count, p50, p95, max per strategy and number of tags."""
+    rows = api.telemetry(dsn)
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no telemetry yet: gallery_config.telemetry_sample_rate sets the share kept")
+        return
+    click.echo(f"{'strategy':14} {'K':>3} {'calls':>8} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9}")
+    for r in rows:
+        click.echo(
+            f"{r['strategy']:14} {r['k']:>3} {r['calls']:>8} {r['p50_ms']:>9} "
+            f"{r['p95_ms']:>9} {r['max_ms']:>9}"
+        )
+
+
+@main.group()
+def stats() -> None:
+    """Tag statistics (tag_cardinality_stats), the planner's input."""
+
+
+@stats.command("refresh")
+@dsn_option
+@reports_errors
+def stats_refresh(dsn: str | None) -> None:
+    """Recount tag_cardinality_stats from content_tags now."""
+    row = api.stats_refresh(dsn)
+    if not row["refreshed"]:
+        click.echo("another refresh is running: nothing done")
+        return
+    click.echo(
+        f"refreshed {row['tag_rows']} tag/source counts ({row['links']:,} links) "
+        f"in {row['seconds']:.2f}s"
+    )
+
+
 @main.group()
 def server() -> None:
     """A private local PostgreSQL (./.pgdata, or PYDEPLOY_HOME) used when no DSN is given."""

@@ -393,3 +393,91 @@ def test_telemetry_is_sampled_and_never_fails_the_call(gallery_dsn: str) -> None
         c.execute("ALTER TABLE gallery_telemetry DROP CONSTRAINT refuse")
         page(c, tags=[TAGS[0]], sources=COMMUNITY)
         assert c.execute("SELECT count(*) AS n FROM gallery_telemetry").fetchone()["n"] == 2
+
+
+def plan_of(conn: psycopg.Connection, tags: list[str], match: str = "all") -> dict:
+    return conn.execute(
+        "SELECT * FROM gallery_plan(%s::uuid[], %s, %s::text[])", (tags, match, COMMUNITY)
+    ).fetchone()
+
+
+def test_planner_picks_by_cardinality(conn: psycopg.Connection) -> None:
+    assert plan_of(conn, [])["strategy"] == "order_first"
+    dense = plan_of(conn, TAGS[:2])
+    assert dense["strategy"] == "order_first" and dense["k"] == 2
+    rare = plan_of(conn, [TAGS[0], TAGS[12]])  # tag13 is on ~3% of items
+    assert rare["strategy"] == "self_join"
+    assert str(rare["tag_ids"][0]) == TAGS[12] and rare["rarest_count"] == min(rare["tag_counts"])
+    assert plan_of(conn, [TAGS[12], TAGS[13]], "any")["strategy"] == "tag_union"
+    assert plan_of(conn, TAGS[:2], "any")["strategy"] == "order_first"
+    many = plan_of(conn, [TAGS[11], *TAGS[:5]])
+    assert many["strategy"] == "group_having" and "group_having_rarest_ceiling" in many["reason"]
+    assert not many["stats_stale"]
+
+
+def test_planner_knobs(gallery_dsn: str) -> None:
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        c.execute("UPDATE gallery_config SET group_having_rarest_ceiling = 0")
+        assert plan_of(c, [TAGS[11], *TAGS[:5]])["strategy"] == "two_phase"
+        c.execute(
+            "UPDATE gallery_config SET two_phase_min_k_for_dual_seed = 2,"
+            " two_phase_dual_seed_floor = 0"
+        )
+        dual = plan_of(c, [TAGS[11], *TAGS[:5]])
+        assert dual["strategy"] == "two_phase" and len(dual["seed_tags"]) == 2
+        c.execute("UPDATE gallery_config SET enable_self_join = false")
+        assert plan_of(c, [TAGS[0], TAGS[12]])["strategy"] == "two_phase"
+        c.execute("UPDATE gallery_config SET enable_order_first = false")
+        assert plan_of(c, TAGS[:2])["strategy"] == "two_phase"
+        c.execute("DELETE FROM tag_cardinality_stats")
+        stale = plan_of(c, TAGS[:2])
+        assert stale["stats_stale"] and "gallery_stats_refresh" in stale["reason"]
+        assert stale["tag_counts"] == [1000000, 1000000]  # fallback_default_count
+        # whatever the statistics say, the answer is the oracle's
+        assert walk(c, 25, tags=TAGS[:2], sources=COMMUNITY) == oracle(
+            c, TAGS[:2], "all", COMMUNITY, None
+        )
+
+
+@pytest.mark.parametrize(
+    ("setting", "constraint"),
+    [
+        ("small_k_threshold = -1", "small_k_threshold_range"),
+        ("seed_candidate_cap = 0", "seed_candidate_cap_range"),
+        ("max_work_mem_mb = 100000", "max_work_mem_mb_range"),
+        ("telemetry_sample_rate = 1.5", "telemetry_sample_rate_range"),
+        ("max_tags = 0", "max_tags_range"),
+    ],
+)
+def test_bad_knob_values_are_rejected_on_write(
+    gallery_dsn: str, setting: str, constraint: str
+) -> None:
+    with psycopg.connect(gallery_dsn, autocommit=True) as c:
+        with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
+            c.execute(f"UPDATE gallery_config SET {setting}")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            c.execute("INSERT INTO gallery_config DEFAULT VALUES")
+
+
+def test_explain_shows_the_decision_and_the_plan(conn: psycopg.Connection) -> None:
+    lines = [
+        r["gallery_explain"]
+        for r in conn.execute(
+            "SELECT * FROM gallery_explain(%s::uuid[], sources => %s::text[])",
+            ([TAGS[0], TAGS[12]], COMMUNITY),
+        )
+    ]
+    assert lines[0].startswith("strategy: self_join (")
+    assert any("Execution Time" in line for line in lines)
+    forced = [
+        r["gallery_explain"]
+        for r in conn.execute(
+            "SELECT * FROM gallery_explain(%s::uuid[], sources => %s::text[],"
+            " strategy => 'order_first', measure => false)",
+            ([TAGS[0]], COMMUNITY),
+        )
+    ]
+    assert forced[0] == "strategy: order_first (forced by the strategy argument)"
+    assert not any("Execution Time" in line for line in forced)
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="page_size"):
+        conn.execute("SELECT * FROM gallery_explain(page_size => 0)")
