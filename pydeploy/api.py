@@ -11,7 +11,7 @@ from pathlib import Path
 
 from psycopg.rows import dict_row
 
-from pydeploy import deploy, legacy
+from pydeploy import deploy, legacy, schedule
 from pydeploy import lint as lint_rules
 from pydeploy.db import connect
 from pydeploy.deploy import ApplyResult, RollbackResult, Status
@@ -31,6 +31,9 @@ __all__ = [
     "lint_deep",
     "local_server",
     "rollback",
+    "schedule_install",
+    "schedule_list",
+    "schedule_remove",
     "stats_refresh",
     "status",
     "telemetry",
@@ -90,6 +93,23 @@ def backfill(
 def verify(dsn: str | None = None, *, sample: int = 1000) -> legacy.VerifyReport:
     """Compare legacy tag arrays with content_tags."""
     return legacy.verify(dsn, sample=sample)
+
+
+def schedule_install(
+    dsn: str | None = None, refresh_schedule: str = schedule.DEFAULT_REFRESH_SCHEDULE
+) -> list[schedule.Job]:
+    """Schedule the package's periodic jobs with pg_cron (idempotent)."""
+    return schedule.install(dsn, refresh_schedule)
+
+
+def schedule_list(dsn: str | None = None) -> list[dict[str, object]]:
+    """The package's pg_cron jobs for this database, with their last run."""
+    return schedule.installed(dsn)
+
+
+def schedule_remove(dsn: str | None = None) -> list[str]:
+    """Unschedule the package's pg_cron jobs for this database."""
+    return schedule.remove(dsn)
 
 
 def telemetry(dsn: str | None = None) -> list[dict[str, object]]:

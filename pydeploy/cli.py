@@ -31,6 +31,7 @@ from pydeploy.deploy import FunctionState
 from pydeploy.errors import DeployError, PydeployError
 from pydeploy.legacy import BackfillBatch
 from pydeploy.lint import RULES
+from pydeploy.schedule import DEFAULT_REFRESH_SCHEDULE, PgCronMissing, crontab_alternative
 
 dsn_option = click.option(
     "--dsn",
@@ -280,6 +281,46 @@ def verify(dsn: str | None, sample: int, output_format: str) -> None:
             f"{len(report.items)} of {report.sampled_items} sampled items differ"
         )
     sys.exit(0 if report.ok else 1)
+
+
+@main.command("schedule")
+@dsn_option
+@click.option(
+    "--every",
+    "refresh_schedule",
+    default=DEFAULT_REFRESH_SCHEDULE,
+    show_default=True,
+    help="cron schedule of the statistics refresh (pg_cron syntax, e.g. '*/5 * * * *').",
+)
+@click.option("--list", "list_jobs", is_flag=True, help="Show the jobs and their last run.")
+@click.option("--remove", is_flag=True, help="Unschedule the jobs.")
+@reports_errors
+def schedule_command(dsn: str | None, refresh_schedule: str, list_jobs: bool, remove: bool) -> None:
+    """Run the statistics refresh and cleanups periodically with pg_cron."""
+    try:
+        if list_jobs:
+            rows = api.schedule_list(dsn)
+            for r in rows:
+                last = (
+                    f"last run {r['last_run']:%Y-%m-%d %H:%M} {r['last_status']}"
+                    if (r["last_run"])
+                    else "not run yet"
+                )
+                click.echo(f"{r['jobname']:40} {r['schedule']:14} {last}")
+                if r["last_status"] == "failed":
+                    _error(f"  {r['last_message']}")
+            if not rows:
+                click.echo("no gallery jobs scheduled: run `pydeploy schedule`")
+        elif remove:
+            names = api.schedule_remove(dsn)
+            click.echo(f"unscheduled: {', '.join(names) or 'nothing'}")
+        else:
+            for job in api.schedule_install(dsn, refresh_schedule):
+                click.echo(f"scheduled {job.name:30} {job.schedule:14} {job.command}")
+    except PgCronMissing as e:
+        _error(f"error: {e.message}")
+        click.echo(crontab_alternative(dsn, refresh_schedule))
+        sys.exit(e.exit_code)
 
 
 @main.command()

@@ -16,8 +16,6 @@ CREATE TABLE gallery_config (
         CONSTRAINT two_phase_dual_seed_floor_range CHECK (two_phase_dual_seed_floor >= 0),
     seed_candidate_cap            bigint NOT NULL DEFAULT 50000
         CONSTRAINT seed_candidate_cap_range CHECK (seed_candidate_cap > 0),
-    order_first_min_density       double precision NOT NULL DEFAULT 0.02
-        CONSTRAINT order_first_min_density_range CHECK (order_first_min_density BETWEEN 0 AND 1),
     max_work_mem_mb               integer NOT NULL DEFAULT 256
         CONSTRAINT max_work_mem_mb_range CHECK (max_work_mem_mb BETWEEN 1 AND 4096),
     enable_self_join              boolean NOT NULL DEFAULT true,
@@ -50,8 +48,6 @@ COMMENT ON COLUMN gallery_config.two_phase_dual_seed_floor IS
     'two-phase seeds with two tags when the rarest is on more items than this';
 COMMENT ON COLUMN gallery_config.seed_candidate_cap IS
     'most candidates a tag-first strategy may collect; above it the planner walks in time order';
-COMMENT ON COLUMN gallery_config.order_first_min_density IS
-    'estimated share of visited items that match, above which the time-ordered walk is chosen';
 COMMENT ON COLUMN gallery_config.max_work_mem_mb IS
     'work_mem for one gallery_page call (set for the call only)';
 COMMENT ON COLUMN gallery_config.max_tags IS 'more tags than this in one call is an error';

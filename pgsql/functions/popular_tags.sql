@@ -1,0 +1,46 @@
+CREATE OR REPLACE FUNCTION popular_tags(
+    "limit"   integer DEFAULT 20,
+    source    text    DEFAULT NULL,
+    min_count bigint  DEFAULT NULL,
+    max_count bigint  DEFAULT NULL)
+RETURNS TABLE (tag_id uuid, name text, item_count bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    /*
+    Contract: the most used tags, most items first (then by name), with how
+    many items carry them: in one source ('items' or 'auto') or both (NULL),
+    optionally only those with min_count..max_count items. Counts come from
+    tag_cardinality_stats (as fresh as its last refresh). Errors (22023): limit
+    outside 1..1000, an unknown source, min_count > max_count.
+    Cost: one pass over tag_cardinality_stats (2 rows per tag) and a top-N sort.
+    */
+    IF "limit" IS NULL OR "limit" NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 1000, got %', coalesce("limit"::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass "limit" => 20, for example';
+    END IF;
+    IF source IS NOT NULL AND source NOT IN ('items', 'auto') THEN
+        RAISE EXCEPTION 'source must be ''items'', ''auto'' or NULL, got %', quote_literal(source)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'NULL counts both sources';
+    END IF;
+    IF min_count > max_count THEN
+        RAISE EXCEPTION 'min_count % is above max_count %', min_count, max_count
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'swap them, or leave one NULL';
+    END IF;
+    RETURN QUERY
+    SELECT t.id, t.name::text, c.n
+      FROM (SELECT s.tag_id, sum(s.cardinality)::bigint AS n
+              FROM tag_cardinality_stats s
+             WHERE popular_tags.source IS NULL OR s.content_source = popular_tags.source
+             GROUP BY s.tag_id) AS c
+      JOIN tags t ON t.id = c.tag_id
+     WHERE (min_count IS NULL OR c.n >= min_count) AND (max_count IS NULL OR c.n <= max_count)
+     ORDER BY c.n DESC, t.name
+     LIMIT "limit";
+END
+$$;
+
+COMMENT ON FUNCTION popular_tags(integer, text, bigint, bigint) IS
+    'Most used tags with their item counts, per source or both';

@@ -1,0 +1,1 @@
+DROP INDEX tags_lower_name_prefix_idx;
