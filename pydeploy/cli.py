@@ -121,7 +121,7 @@ def apply(dsn: str | None, sql_dir: Path | None, dry_run: bool) -> None:
 @format_option
 @reports_errors
 def status(dsn: str | None, sql_dir: Path | None, output_format: str) -> None:
-    """Migrations and functions: applied, pending, drifted. Exit 1 unless in sync."""
+    """Migrations, functions (pending, drifted), statistics and jobs. Exit 1 unless all is well."""
     st = api.status(dsn, sql_dir)
     if output_format == "json":
         click.echo(json.dumps(st.as_dict(), indent=2))
@@ -144,7 +144,9 @@ def status(dsn: str | None, sql_dir: Path | None, output_format: str) -> None:
         for f in st.functions:
             if f.state != "ok":
                 click.echo(f"  {f.state:9} {f.signature}")
-        click.echo("in sync" if st.in_sync else "NOT in sync: run `pydeploy apply`")
+        for problem in st.health:
+            click.echo(f"  HEALTH    {problem}")
+        click.echo("in sync" if st.in_sync else "NOT in sync: see above")
     sys.exit(0 if st.in_sync else 1)
 
 

@@ -29,7 +29,7 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import Migration, default_migration_table, read_migrations, topological_sort
 
-from pydeploy import adoption
+from pydeploy import adoption, health
 from pydeploy.db import connect
 from pydeploy.errors import DeployError
 from pydeploy.sources import (
@@ -105,6 +105,7 @@ class Status:
     edited_migrations: list[str] = field(default_factory=list)
     unknown_migrations: list[str] = field(default_factory=list)
     functions: list[FunctionState] = field(default_factory=list)
+    health: list[str] = field(default_factory=list)
 
     @property
     def function_drift(self) -> list[FunctionState]:
@@ -122,6 +123,7 @@ class Status:
             or self.unknown_migrations
             or self.function_drift
             or self.pending_functions
+            or self.health
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -134,6 +136,7 @@ class Status:
                 "applied_without_file": self.unknown_migrations,
             },
             "functions": [f.__dict__ for f in self.functions],
+            "health": self.health,
         }
 
 
@@ -235,6 +238,7 @@ def _status(cur: psycopg.Cursor, sql_dir: Path) -> Status:
         ],
         unknown_migrations=[i for i in applied if i not in by_id],
         functions=_function_states(cur, read_function_files(sql_dir)),
+        health=health.problems(cur),
     )
 
 

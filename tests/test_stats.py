@@ -1,0 +1,213 @@
+"""Tag statistics, their scheduling with pg_cron, facets, and what status says of them."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from psycopg.rows import dict_row
+
+from pydeploy import api
+from pydeploy.cli import main
+from pydeploy.schedule import PgCronMissing
+from pydeploy.server import LocalServer
+from tests.conftest import SQL_DIR
+
+DIRECT_COUNTS = """
+SELECT t.id, s.source, count(ct.tag_id)
+  FROM tags t CROSS JOIN (VALUES ('items'), ('auto')) AS s(source)
+  LEFT JOIN content_tags ct ON ct.tag_id = t.id AND ct.content_source = s.source
+ GROUP BY 1, 2 ORDER BY 1, 2
+"""
+STATS = "SELECT tag_id, content_source, cardinality FROM tag_cardinality_stats ORDER BY 1, 2"
+
+
+def test_refresh_counts_exactly(gallery_dsn: str) -> None:
+    with psycopg.connect(gallery_dsn, autocommit=True) as c:
+        c.execute("DELETE FROM content_tags WHERE content_id % 3 = 0")
+        c.execute("INSERT INTO tags (name) VALUES ('brand new')")
+        assert c.execute(STATS).fetchall() != c.execute(DIRECT_COUNTS).fetchall()
+
+        refreshed, rows, links, seconds = c.execute(
+            "SELECT * FROM gallery_stats_refresh()"
+        ).fetchone()
+
+        assert refreshed and rows == 2 * 17 and seconds >= 0
+        assert links == c.execute("SELECT count(*) FROM content_tags").fetchone()[0]
+        assert c.execute(STATS).fetchall() == c.execute(DIRECT_COUNTS).fetchall()
+        c.execute("DELETE FROM tags WHERE name = 'brand new'")
+        assert c.execute("SELECT count(*) FROM tag_cardinality_stats").fetchone()[0] == 32
+
+
+def test_a_second_refresh_returns_at_once(gallery_dsn: str) -> None:
+    with psycopg.connect(gallery_dsn) as first, psycopg.connect(gallery_dsn) as second:
+        assert first.execute("SELECT refreshed FROM gallery_stats_refresh()").fetchone()[0]
+        # first's transaction is still open: it holds the refresh lock
+        second.execute("SET lock_timeout = '1s'")
+        assert not second.execute("SELECT refreshed FROM gallery_stats_refresh()").fetchone()[0]
+        first.commit()
+        assert second.execute("SELECT refreshed FROM gallery_stats_refresh()").fetchone()[0]
+
+
+def test_readers_never_see_an_empty_table_and_writes_go_on(gallery_dsn: str) -> None:
+    stop = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            with psycopg.connect(gallery_dsn, autocommit=True) as c:
+                while not stop.is_set():
+                    seen.append(
+                        c.execute("SELECT count(*) FROM tag_cardinality_stats").fetchone()[0]
+                    )
+        except BaseException as e:
+            errors.append(e)
+
+    def write() -> None:
+        try:
+            with psycopg.connect(gallery_dsn, autocommit=True) as c:
+                while not stop.is_set():
+                    c.execute(
+                        "WITH i AS (INSERT INTO content_items_all (title, creator_id, source_type)"
+                        " VALUES ('x', 1, 'auto') RETURNING id)"
+                        " INSERT INTO content_tags SELECT i.id, 'auto', t.id FROM i, tags t"
+                        " WHERE t.name IN ('tag1', 'tag12')"
+                    )
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=read), threading.Thread(target=write)]
+    for t in threads:
+        t.start()
+    try:
+        with psycopg.connect(gallery_dsn, autocommit=True) as c:
+            for _ in range(5):
+                c.execute("SELECT gallery_stats_refresh()")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert seen and min(seen) == 32
+    with psycopg.connect(gallery_dsn, autocommit=True) as c:
+        c.execute("SELECT gallery_stats_refresh()")
+        assert c.execute(STATS).fetchall() == c.execute(DIRECT_COUNTS).fetchall()
+
+
+def test_status_reports_stale_and_missing_statistics(gallery_dsn: str) -> None:
+    assert api.status(gallery_dsn, SQL_DIR).health == []
+    with psycopg.connect(gallery_dsn, autocommit=True) as c:
+        c.execute("UPDATE tag_cardinality_stats SET updated_at = now() - interval '2 hours'")
+        c.execute("INSERT INTO tags (name) VALUES ('unseen')")
+    health = api.status(gallery_dsn, SQL_DIR).health
+    assert any("1 tags have no statistics" in h for h in health)
+    assert any("120 minutes old" in h for h in health)
+    out = CliRunner().invoke(main, ["status", "--dsn", gallery_dsn])
+    assert out.exit_code == 1 and "HEALTH" in out.output
+    CliRunner().invoke(main, ["stats", "refresh", "--dsn", gallery_dsn])
+    assert api.status(gallery_dsn, SQL_DIR).health == []
+
+
+def test_schedule_install_list_remove(gallery_dsn: str) -> None:
+    installed = api.schedule_install(gallery_dsn, "*/5 * * * *")
+    again = api.schedule_install(gallery_dsn, "*/7 * * * *")  # idempotent: updates by name
+    assert [j.name for j in installed] == [j.name for j in again]
+    jobs = api.schedule_list(gallery_dsn)
+    dbname = psycopg.conninfo.conninfo_to_dict(gallery_dsn)["dbname"]
+    assert [j["jobname"] for j in jobs] == sorted(f"{j.name}:{dbname}" for j in installed)
+    refresh = next(j for j in jobs if j["jobname"].startswith("gallery-stats-refresh"))
+    assert refresh["schedule"] == "*/7 * * * *" and refresh["active"]
+    out = CliRunner().invoke(main, ["schedule", "--list", "--dsn", gallery_dsn])
+    assert "gallery-stats-refresh" in out.output and "not run yet" in out.output
+
+    assert sorted(api.schedule_remove(gallery_dsn)) == sorted(j["jobname"] for j in jobs)
+    assert api.schedule_list(gallery_dsn) == []
+
+
+def test_schedule_says_what_is_missing_without_pg_cron(spare_server: LocalServer) -> None:
+    spare_server.start()
+    with psycopg.connect(spare_server.url(), autocommit=True) as c:
+        c.execute("ALTER SYSTEM SET shared_preload_libraries = 'auto_explain'")
+    spare_server.stop()
+    spare_server.start()
+    dsn = spare_server.url()
+
+    with pytest.raises(PgCronMissing, match="pg_cron is not preloaded"):
+        api.schedule_install(dsn)
+    out = CliRunner().invoke(main, ["schedule", "--dsn", dsn])
+    assert out.exit_code == 2
+    assert "shared_preload_libraries = 'pg_cron'" in out.output
+    assert f"*/10 * * * * pydeploy stats refresh --dsn '{dsn}'" in out.output
+
+
+@pytest.fixture(scope="module")
+def facets(gallery_readonly: str) -> psycopg.Connection:
+    with psycopg.connect(gallery_readonly, autocommit=True, row_factory=dict_row) as c:
+        yield c
+
+
+def test_popular_tags(facets: psycopg.Connection) -> None:
+    def names(query: str, *args: object) -> list[tuple[str, int]]:
+        return [(r["name"], r["item_count"]) for r in facets.execute(query, args or None)]
+
+    oracle = names(
+        "SELECT t.name, count(ct.tag_id) AS item_count FROM tags t"
+        " LEFT JOIN content_tags ct ON ct.tag_id = t.id GROUP BY t.name"
+        " ORDER BY 2 DESC, 1 LIMIT 5"
+    )
+    assert names("SELECT * FROM popular_tags(5)") == oracle
+    auto = names(
+        "SELECT t.name, count(ct.tag_id) AS item_count FROM tags t"
+        " LEFT JOIN content_tags ct ON ct.tag_id = t.id AND ct.content_source = 'auto'"
+        " GROUP BY t.name HAVING count(ct.tag_id) BETWEEN 5 AND 100 ORDER BY 2 DESC, 1"
+    )
+    assert names("SELECT * FROM popular_tags(100, 'auto', 5, 100)") == auto
+
+
+def test_tag_counts_and_search(facets: psycopg.Connection) -> None:
+    ids = [r["id"] for r in facets.execute("SELECT id FROM tags WHERE name IN ('tag12', 'tag3')")]
+    rows = facets.execute(
+        "SELECT * FROM tag_counts(%s::uuid[])",
+        ([*map(str, ids), str(ids[0]), "00000000-0000-0000-0000-0000000000ff"],),
+    ).fetchall()
+    assert [r["tag_id"] for r in rows] == ids
+    for r in rows:
+        direct = facets.execute(
+            "SELECT count(*) FILTER (WHERE content_source = 'items') AS items,"
+            "       count(*) FILTER (WHERE content_source = 'auto') AS auto_items"
+            "  FROM content_tags WHERE tag_id = %s",
+            (r["tag_id"],),
+        ).fetchone()
+        assert (r["items"], r["auto_items"], r["total"]) == (
+            direct["items"],
+            direct["auto_items"],
+            direct["items"] + direct["auto_items"],
+        )
+    found = facets.execute("SELECT * FROM tag_search('TAG1', 4)").fetchall()
+    assert [r["name"] for r in found[:2]] == ["tag1", "tag10"]  # ~70% and ~25% of items
+    assert len(found) == 4 and all(r["name"].startswith("tag1") for r in found)
+    counts = [r["item_count"] for r in found]
+    assert counts == sorted(counts, reverse=True)
+    assert facets.execute("SELECT count(*) AS n FROM tag_search('tag_', 100)").fetchone()["n"] == 0
+    assert facets.execute("SELECT count(*) AS n FROM tag_search('%', 100)").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("popular_tags(0)", "limit must be between 1 and 1000"),
+        ("popular_tags(10, 'regular')", "source must be 'items', 'auto' or NULL"),
+        ("popular_tags(10, NULL, 50, 5)", "min_count 50 is above max_count 5"),
+        ("tag_counts(NULL)", "tag_ids must be an array"),
+        ("tag_counts(ARRAY[NULL]::uuid[])", "tag_ids must be an array"),
+        ("tag_search('')", "prefix must not be empty"),
+        ("tag_search('a', 500)", "limit must be between 1 and 100"),
+    ],
+)
+def test_facet_errors(facets: psycopg.Connection, call: str, message: str) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as raised:
+        facets.execute(f"SELECT * FROM {call}")
+    assert message in raised.value.diag.message_primary and raised.value.diag.message_hint
