@@ -118,3 +118,81 @@ def demo_command(scale: float) -> None:
         ).fetchone()
         click.echo(f"\nstrategy: {plan[0]} ({plan[1]})")
     click.echo(f'\ntry it: psql "{dsn}"')
+
+
+RARE_TAGS = {"bench-rare-50": 50, "bench-rare-500": 500, "bench-rare-5000": 5000}
+
+STRATEGIES = {
+    "all": ["order_first", "self_join", "group_having", "two_phase"],
+    "any": ["order_first", "tag_union"],
+}
+
+
+def _server_ms(conn: psycopg.Connection, query: str, params: dict[str, object]) -> float:
+    """Execution time of one query as the server measured it (EXPLAIN ANALYZE)."""
+    plan = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", params).fetchone()[0]
+    return float(plan[0]["Execution Time"])
+
+
+@main.command("strategies")
+@click.option(
+    "--dsn", help="A database with the package applied and data (default: bench_reference)."
+)
+@click.option("--runs", default=7, show_default=True, help="Warm runs per measurement.")
+def strategies_command(dsn: str | None, runs: int) -> None:
+    """Median server time of every strategy, forced, and of the planner's choice, for a
+    popular tag, rare tags and K = 5; adds three rare tags (50, 500, 5,000 items) first."""
+    dsn = dsn or psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname="bench_reference")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name, count in RARE_TAGS.items():
+            if conn.execute("SELECT 1 FROM tags WHERE name = %s", (name,)).fetchone():
+                continue
+            tag = conn.execute(
+                "INSERT INTO tags (name) VALUES (%s) RETURNING id", (name,)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO content_tags SELECT id, source_type, %s FROM content_items_all"
+                " ORDER BY hashint8(id) LIMIT %s",
+                (tag, count),
+            )
+        conn.execute("SELECT gallery_stats_refresh()")
+        conn.execute("ANALYZE content_tags")
+        by_name = dict(conn.execute("SELECT name, id FROM tags").fetchall())
+        popular = [
+            r[0]
+            for r in conn.execute("SELECT tag_id FROM popular_tags(5) ORDER BY item_count DESC")
+        ]
+        classes = {
+            "1 popular tag": ([popular[0]], "all"),
+            "1 rare tag (500 items)": ([by_name["bench-rare-500"]], "all"),
+            "popular + rare (50)": ([popular[0], by_name["bench-rare-50"]], "all"),
+            "K = 5 popular": (popular[:5], "all"),
+            "K = 5, one rare (5,000)": ([*popular[:4], by_name["bench-rare-5000"]], "all"),
+            "ANY of 3 rare": ([by_name[n] for n in RARE_TAGS], "any"),
+        }
+        query = (
+            "SELECT * FROM gallery_page(tags => %(tags)s::uuid[], match => %(match)s,"
+            " sources => '{community-regular,community-auto}', strategy => %(strategy)s)"
+        )
+        click.echo(
+            "| class | planner's pick | "
+            + " | ".join(sorted({s for v in STRATEGIES.values() for s in v}))
+            + " |"
+        )
+        columns = sorted({s for v in STRATEGIES.values() for s in v})
+        click.echo("|---" * (len(columns) + 2) + "|")
+        for label, (tags, match) in classes.items():
+            cells = {}
+            for strategy in [None, *STRATEGIES[match]]:
+                params = {"tags": [str(t) for t in tags], "match": match, "strategy": strategy}
+                times = sorted(_server_ms(conn, query, params) for _ in range(runs))
+                cells[strategy] = times[len(times) // 2]
+            pick = conn.execute(
+                "SELECT strategy FROM gallery_plan(%s::uuid[], %s,"
+                " '{community-regular,community-auto}')",
+                ([str(t) for t in tags], match),
+            ).fetchone()[0]
+            row = [f"{pick} {cells[None]:.2f}"] + [
+                f"{cells[s]:.2f}" if s in cells else "-" for s in columns
+            ]
+            click.echo(f"| {label} | " + " | ".join(row) + " |")
