@@ -148,7 +148,7 @@ def strategies_command(dsn: str | None, runs: int) -> None:
             if conn.execute("SELECT 1 FROM tags WHERE name = %s", (name,)).fetchone():
                 continue
             tag = conn.execute(
-                "INSERT INTO tags (name) VALUES (%s) RETURNING id", (name,)
+                "INSERT INTO tags (id, name) VALUES (md5(%s)::uuid, %s) RETURNING id", (name, name)
             ).fetchone()[0]
             conn.execute(
                 "INSERT INTO content_tags SELECT id, source_type, %s FROM content_items_all"

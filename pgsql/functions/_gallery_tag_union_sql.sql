@@ -5,11 +5,11 @@ SET search_path = public, pg_temp
 AS $$
     /*
     Strategy tag_union (match any): the items carrying any of the tags ($4),
-    read tag-first from content_tags_tag_source_content_idx.
+    read tag-first from content_tags_tag_source_content_idx, each item once.
     Cost: the K tags' item counts added up, in links read: for rare tags;
     order_first wins for common ones.
     */
-    SELECT 'SELECT content_id, content_source FROM content_tags WHERE tag_id = ANY ($4)'
+    SELECT 'SELECT DISTINCT content_id, content_source FROM content_tags WHERE tag_id = ANY ($4)'
 $$;
 
 COMMENT ON FUNCTION _gallery_tag_union_sql() IS

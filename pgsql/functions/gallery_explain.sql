@@ -12,6 +12,7 @@ RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = public, pg_temp
 SET work_mem = '64MB'
+SET jit = off  -- compiling a page's query costs more than running it
 AS $$
 DECLARE
     v_req record;

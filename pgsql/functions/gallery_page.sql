@@ -15,6 +15,7 @@ RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id b
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = public, pg_temp
 SET work_mem = '64MB'
+SET jit = off  -- compiling a page's query costs more than running it
 AS $$
 #variable_conflict use_column
 DECLARE
