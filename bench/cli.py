@@ -128,10 +128,21 @@ STRATEGIES = {
 }
 
 
+TIMEOUT_MS = 10_000
+
+
 def _server_ms(conn: psycopg.Connection, query: str, params: dict[str, object]) -> float:
-    """Execution time of one query as the server measured it (EXPLAIN ANALYZE)."""
-    plan = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", params).fetchone()[0]
+    """Execution time of one query as the server measured it (EXPLAIN ANALYZE);
+    infinity past TIMEOUT_MS."""
+    try:
+        plan = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", params).fetchone()[0]
+    except psycopg.errors.QueryCanceled:
+        return float("inf")
     return float(plan[0]["Execution Time"])
+
+
+def _cell(ms: float) -> str:
+    return f"> {TIMEOUT_MS:,}" if ms == float("inf") else f"{ms:.2f}"
 
 
 @main.command("strategies")
@@ -144,6 +155,7 @@ def strategies_command(dsn: str | None, runs: int) -> None:
     popular tag, rare tags and K = 5; adds three rare tags (50, 500, 5,000 items) first."""
     dsn = dsn or psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname="bench_reference")
     with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"SET statement_timeout = {TIMEOUT_MS}")
         for name, count in RARE_TAGS.items():
             if conn.execute("SELECT 1 FROM tags WHERE name = %s", (name,)).fetchone():
                 continue
@@ -155,8 +167,10 @@ def strategies_command(dsn: str | None, runs: int) -> None:
                 " ORDER BY hashint8(id) LIMIT %s",
                 (tag, count),
             )
+        conn.execute("SET statement_timeout = 0")
         conn.execute("SELECT gallery_stats_refresh()")
         conn.execute("ANALYZE content_tags")
+        conn.execute(f"SET statement_timeout = {TIMEOUT_MS}")
         by_name = dict(conn.execute("SELECT name, id FROM tags").fetchall())
         popular = [
             r[0]

@@ -30,13 +30,11 @@ BEGIN
         ' LIMIT $5',
         _gallery_scope_sql(p_sources), v_keyset.keyset_predicate,
         CASE WHEN p_k = 0 THEN 'true'
-             WHEN p_match = 'any' THEN
-                 'EXISTS (SELECT 1 FROM content_tags ct WHERE ct.content_id = i.id'
-                 ' AND ct.content_source = i.source_type AND ct.tag_id = ANY ($4))'
-             ELSE
-                 '(SELECT count(*) FROM content_tags ct WHERE ct.content_id = i.id'
-                 ' AND ct.content_source = i.source_type AND ct.tag_id = ANY ($4))'
-                 ' = cardinality($4)'
+             ELSE format('%s (SELECT 1 FROM unnest($4) AS t(tag) WHERE %s (SELECT 1'
+                         ' FROM content_tags ct WHERE ct.content_id = i.id'
+                         ' AND ct.content_source = i.source_type AND ct.tag_id = t.tag))',
+                         CASE WHEN p_match = 'any' THEN 'EXISTS' ELSE 'NOT EXISTS' END,
+                         CASE WHEN p_match = 'any' THEN 'EXISTS' ELSE 'NOT EXISTS' END)
         END,
         v_keyset.sort_direction, v_keyset.sort_direction);
 END
