@@ -6,10 +6,12 @@ AS $$
     /*
     Strategy two_phase (match all; seed Proposal 5 C): phase one takes the
     items of the seed tags $6 (the rarest tag, or the two rarest, "dual seed",
-    when even the rarest is common); phase two keeps the seeds that carry all
-    K tags ($4), their links grouped, HAVING count(*) = K. Unlike the seed's
-    SQL the seed is never truncated: seed_candidate_cap steers the planner
-    away from this strategy instead, so results stay exact.
+    when even the rarest is common); phase two counts, for each seed, its
+    links to the K tags ($4) with one primary-key range probe, and keeps the
+    seeds that have all K. Unlike the seed's SQL the seed is never truncated:
+    seed_candidate_cap steers the planner away from this strategy instead, so
+    results stay exact. Both phases are forced into this shape (MATERIALIZED,
+    LATERAL): see _gallery_self_join_sql for why.
     Cost: the first seed tag's items (dual: plus one probe each), then one
     probe of K keys per seed.
     */
@@ -19,11 +21,13 @@ AS $$
            '       AND (cardinality($6) = 1 OR EXISTS ('
            '            SELECT 1 FROM content_tags s2 WHERE s2.content_id = s1.content_id'
            '               AND s2.content_source = s1.content_source AND s2.tag_id = ($6)[2])))'
-           ' SELECT ct.content_id, ct.content_source'
-           '   FROM seed JOIN content_tags ct ON ct.content_id = seed.content_id'
-           '    AND ct.content_source = seed.content_source AND ct.tag_id = ANY ($4)'
-           '  GROUP BY 1, 2 HAVING count(*) = cardinality($4)'
+           ' SELECT seed.content_id, seed.content_source FROM seed'
+           ' CROSS JOIN LATERAL (SELECT count(*) AS n FROM content_tags ct'
+           '                      WHERE ct.content_id = seed.content_id'
+           '                        AND ct.content_source = seed.content_source'
+           '                        AND ct.tag_id = ANY ($4)) AS c'
+           ' WHERE c.n = cardinality($4)'
 $$;
 
 COMMENT ON FUNCTION _gallery_two_phase_sql() IS
-    'Gallery strategy two_phase: seed with the rarest tag(s), then check all tags';
+    'Gallery strategy two_phase: seed with the rarest tag(s), then check all tags per seed';
