@@ -206,7 +206,7 @@ def strategies_command(dsn: str | None, runs: int) -> None:
                 " '{community-regular,community-auto}')",
                 ([str(t) for t in tags], match),
             ).fetchone()[0]
-            row = [f"{pick} {cells[None]:.2f}"] + [
-                f"{cells[s]:.2f}" if s in cells else "-" for s in columns
+            row = [f"{pick} {_cell(cells[None])}"] + [
+                _cell(cells[s]) if s in cells else "-" for s in columns
             ]
             click.echo(f"| {label} | " + " | ".join(row) + " |")

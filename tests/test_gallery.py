@@ -410,9 +410,13 @@ def test_planner_picks_by_cardinality(conn: psycopg.Connection) -> None:
     assert str(rare["tag_ids"][0]) == TAGS[12] and rare["rarest_count"] == min(rare["tag_counts"])
     assert plan_of(conn, [TAGS[12], TAGS[13]], "any")["strategy"] == "tag_union"
     assert plan_of(conn, TAGS[:2], "any")["strategy"] == "order_first"
-    many = plan_of(conn, [TAGS[11], *TAGS[:5]])
-    assert many["strategy"] == "group_having" and "group_having_rarest_ceiling" in many["reason"]
+    many = plan_of(conn, [TAGS[11], *TAGS[:5]])  # K > small_k_threshold: no self_join
+    assert many["strategy"] == "two_phase" and "cheapest of" in many["reason"]
+    assert "self_join" not in many["reason"].split(" by estimate")[0]
     assert not many["stats_stale"]
+    with conn.transaction(force_rollback=True):
+        conn.execute("UPDATE gallery_config SET enable_two_phase = false")
+        assert plan_of(conn, [TAGS[11], *TAGS[:5]])["strategy"] in ("group_having", "order_first")
 
 
 def test_planner_knobs(gallery_dsn: str) -> None:

@@ -19,7 +19,9 @@ DECLARE
     v_total double precision;
     v_density double precision;
     v_walk double precision;
-    v_tag_cost double precision;
+    v_links double precision;
+    v_costs jsonb;
+    v_allowed text[];
 BEGIN
     /*
     Contract: which strategy gallery_page runs for these filters, and why.
@@ -28,18 +30,16 @@ BEGIN
     Inputs: per tag, the number of items carrying it in the sources' partitions
     (tag_cardinality_stats; fallback_default_count when a tag has none), the
     partitions' sizes (pg_class.reltuples), the knobs of gallery_config.
-    Decision (docs/planner.md):
-      no tags                              -> order_first
-      any: walk cheaper than the union     -> order_first, else tag_union
-      all: walk cheaper than the rarest tag's items -> order_first
-           else K <= small_k_threshold     -> self_join
-           else rarest <= group_having_rarest_ceiling -> group_having
-           else                            -> two_phase (two seed tags when
-                K >= two_phase_min_k_for_dual_seed and rarest > two_phase_dual_seed_floor)
-      A disabled strategy is skipped; tag-first strategies over
-      seed_candidate_cap candidates give way to order_first.
-    "Walk cost" = items order_first must visit for page_size matches, assuming
-    tags independent: page_size / (product of the tags' shares of items).
+    Decision (docs/planner.md): no tags -> order_first. Otherwise each
+    strategy's cost is estimated from the counts (tags assumed independent:
+    order_first walks about page_size / (product of the tags' shares of
+    items) items), and the cheapest of those allowed runs. Allowed: enabled
+    (enable_*); self_join only for K <= small_k_threshold; group_having only
+    when the rarest tag is on <= group_having_rarest_ceiling items; tag-first
+    strategies only up to seed_candidate_cap candidates (unless order_first is
+    off). two_phase seeds with the two rarest tags when K >=
+    two_phase_min_k_for_dual_seed and the rarest is on more than
+    two_phase_dual_seed_floor items.
     Cost: one index probe per tag into tag_cardinality_stats.
     */
     SELECT * INTO v_cfg FROM gallery_config;
@@ -81,57 +81,65 @@ BEGIN
         RETURN;
     END IF;
 
+    -- Estimated cost of each strategy, in microseconds as measured on the
+    -- reference data at full scale (docs/planner.md): walking one item with
+    -- its first probe ~1.5; one more primary-key probe ~2.5; one link read and
+    -- grouped ~0.8; one seed's range count ~15; one candidate looked up ~8.
     IF match = 'any' THEN
-        v_tag_cost := (SELECT sum(n) FROM unnest(tag_counts) AS n);
-        v_density := least(1.0, v_tag_cost / v_total);
-        estimated_candidates := least(v_tag_cost, v_total)::bigint;
+        v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
+        v_density := least(1.0, v_links / v_total);
+        estimated_candidates := least(v_links, v_total)::bigint;
+        v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
+        v_costs := jsonb_build_object(
+            'order_first', v_walk * (1.5 + 2.5 * (k - 1)),
+            'tag_union', v_links * 0.8 + estimated_candidates * 8);
     ELSE
-        v_tag_cost := rarest_count;
         SELECT exp(sum(ln(greatest(least(n / v_total, 1.0), 1e-12)))) INTO v_density
           FROM unnest(tag_counts) AS n;
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
+        v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
+        v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
+        seed_tags := CASE WHEN k >= v_cfg.two_phase_min_k_for_dual_seed
+                           AND rarest_count > v_cfg.two_phase_dual_seed_floor
+                          THEN tag_ids[1:2] ELSE tag_ids[1:1] END;
+        v_costs := jsonb_build_object(
+            'order_first', v_walk * 1.5 + page_size * 2.5 * (k - 1),
+            'self_join', rarest_count * (1 + 2.5 * (k - 1)) + estimated_candidates * 8,
+            'group_having', v_links * 0.8 + estimated_candidates * 8,
+            'two_phase', CASE WHEN cardinality(seed_tags) = 2
+                              THEN rarest_count * (2.5 + 15 * least(tag_counts[2] / v_total, 1.0))
+                              ELSE rarest_count * 15 END
+                         + estimated_candidates * 8);
     END IF;
-    v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
 
-    IF v_cfg.enable_order_first
-       AND (v_walk * (1 + 0.5 * k) <= v_tag_cost
-            OR v_tag_cost > v_cfg.seed_candidate_cap AND match = 'all'
-               AND v_walk < v_total
-            OR NOT (v_cfg.enable_self_join OR v_cfg.enable_group_having
-                    OR v_cfg.enable_two_phase) AND match = 'all') THEN
-        strategy := 'order_first';
-        reason := format('walk ~%s items (density %s) rather than read %s links',
-                         round(v_walk), round(v_density::numeric, 6), round(v_tag_cost));
-    ELSIF match = 'any' THEN
-        strategy := 'tag_union';
-        reason := format('read %s links of %s tags rather than walk ~%s items',
-                         round(v_tag_cost), k, round(v_walk));
-    ELSIF k <= v_cfg.small_k_threshold AND v_cfg.enable_self_join THEN
-        strategy := 'self_join';
-        reason := format('%s tags <= small_k_threshold %s; rarest tag on %s items',
-                         k, v_cfg.small_k_threshold, rarest_count);
-    ELSIF rarest_count <= v_cfg.group_having_rarest_ceiling AND v_cfg.enable_group_having THEN
-        strategy := 'group_having';
-        reason := format('rarest tag on %s items <= group_having_rarest_ceiling %s',
-                         rarest_count, v_cfg.group_having_rarest_ceiling);
-    ELSIF v_cfg.enable_two_phase THEN
-        strategy := 'two_phase';
-        IF k >= v_cfg.two_phase_min_k_for_dual_seed
-           AND rarest_count > v_cfg.two_phase_dual_seed_floor THEN
-            seed_tags := tag_ids[1:2];
-            reason := format('rarest tag on %s items > two_phase_dual_seed_floor %s: seed with two tags',
-                             rarest_count, v_cfg.two_phase_dual_seed_floor);
-        ELSE
-            seed_tags := tag_ids[1:1];
-            reason := format('seed with the rarest tag (%s items)', rarest_count);
-        END IF;
-    ELSIF v_cfg.enable_group_having THEN
-        strategy := 'group_having';
-        reason := 'two_phase disabled';
-    ELSE
-        strategy := 'self_join';
-        reason := 'two_phase and group_having disabled';
+    -- What may run: the switches, the seed's thresholds, the candidate cap.
+    SELECT array_agg(s) INTO v_allowed
+      FROM jsonb_object_keys(v_costs) AS s
+     WHERE CASE s
+             WHEN 'order_first' THEN v_cfg.enable_order_first
+             WHEN 'self_join' THEN v_cfg.enable_self_join AND k <= v_cfg.small_k_threshold
+             WHEN 'group_having' THEN v_cfg.enable_group_having
+                                      AND rarest_count <= v_cfg.group_having_rarest_ceiling
+             WHEN 'two_phase' THEN v_cfg.enable_two_phase
+             ELSE true
+           END
+       AND (s = 'order_first'
+            OR (CASE WHEN match = 'any' THEN v_links ELSE rarest_count END)
+               <= v_cfg.seed_candidate_cap
+            OR NOT v_cfg.enable_order_first);
+    IF v_allowed IS NULL THEN  -- every tag-first strategy ruled out and order_first off
+        v_allowed := ARRAY[CASE WHEN match = 'any' THEN 'tag_union' ELSE 'two_phase' END];
     END IF;
+    SELECT s INTO strategy FROM unnest(v_allowed) AS s ORDER BY (v_costs ->> s)::float8, s LIMIT 1;
+    IF strategy <> 'two_phase' THEN
+        seed_tags := NULL;
+    END IF;
+    reason := format('cheapest of %s by estimate (%s); rarest tag on %s items, ~%s matches',
+                     array_to_string(v_allowed, ', '),
+                     (SELECT string_agg(format('%s %s ms', s, round(((v_costs ->> s)::numeric) / 1000, 2)),
+                                        ', ' ORDER BY (v_costs ->> s)::float8)
+                        FROM jsonb_object_keys(v_costs) AS s),
+                     rarest_count, estimated_candidates);
     IF stats_stale THEN
         reason := reason || ' (tag statistics missing or stale: run gallery_stats_refresh())';
     END IF;
