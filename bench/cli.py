@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import click
 import psycopg
+import psycopg.sql
 
 from bench.reference import create_reference_database
 from pydeploy import api
@@ -23,12 +24,20 @@ def main() -> None:
 
 
 @main.command("backfill")
-@click.option("--dsn", help="An empty database (default: the local server's `bench_reference`).")
+@click.option("--dsn", help="An empty database (default: the local server's, see --database).")
 @click.option("--scale", default=1.0, show_default=True, type=float)
 @click.option("--seed", default=1, show_default=True)
 @click.option("--jobs", default=2, show_default=True)
 @click.option("--reuse", is_flag=True, help="Keep the adopted database; redo only the backfill.")
-def backfill_command(dsn: str | None, scale: float, seed: int, jobs: int, reuse: bool) -> None:
+@click.option(
+    "--database",
+    default="bench_reference",
+    show_default=True,
+    help="Database of the local server to (re)create, when no --dsn is given.",
+)
+def backfill_command(
+    dsn: str | None, scale: float, seed: int, jobs: int, reuse: bool, database: str
+) -> None:
     """Reference layout -> pydeploy apply (adoption) -> backfill -> verify, timed."""
     timings: dict[str, float] = {}
 
@@ -43,9 +52,10 @@ def backfill_command(dsn: str | None, scale: float, seed: int, jobs: int, reuse:
         server_dsn = resolve_dsn(None)
         if not reuse:
             with psycopg.connect(server_dsn, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS bench_reference")
-                conn.execute("CREATE DATABASE bench_reference")
-        dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname="bench_reference")
+                name = psycopg.sql.Identifier(database)
+                conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
+                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(name))
+        dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname=database)
     if reuse:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("TRUNCATE content_tags")
@@ -199,6 +209,7 @@ def strategies_command(dsn: str | None, runs: int) -> None:
             cells = {}
             for strategy in [None, *STRATEGIES[match]]:
                 params = {"tags": [str(t) for t in tags], "match": match, "strategy": strategy}
+                _server_ms(conn, query, params)  # warm-up, not counted
                 times = sorted(_server_ms(conn, query, params) for _ in range(runs))
                 cells[strategy] = times[len(times) // 2]
             pick = conn.execute(

@@ -83,16 +83,17 @@ BEGIN
 
     -- Estimated cost of each strategy, in microseconds as measured on the
     -- reference data at full scale (docs/planner.md): walking one item with
-    -- its first probe ~1.5; one more primary-key probe ~2.5; one link read and
-    -- grouped ~0.8; one seed's range count ~15; one candidate looked up ~8.
+    -- its first probe ~1.5; one more primary-key probe ~3.5; one link read
+    -- ~0.5, read and grouped ~0.8; one seed's range count ~15; one candidate
+    -- looked up ~7.
     IF match = 'any' THEN
         v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
         v_density := least(1.0, v_links / v_total);
         estimated_candidates := least(v_links, v_total)::bigint;
         v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
         v_costs := jsonb_build_object(
-            'order_first', v_walk * (1.5 + 2.5 * (k - 1)),
-            'tag_union', v_links * 0.8 + estimated_candidates * 8);
+            'order_first', v_walk * (1.5 + 3.5 * (k - 1)),
+            'tag_union', v_links * 0.5 + estimated_candidates * 7);
     ELSE
         SELECT exp(sum(ln(greatest(least(n / v_total, 1.0), 1e-12)))) INTO v_density
           FROM unnest(tag_counts) AS n;
@@ -103,13 +104,13 @@ BEGIN
                            AND rarest_count > v_cfg.two_phase_dual_seed_floor
                           THEN tag_ids[1:2] ELSE tag_ids[1:1] END;
         v_costs := jsonb_build_object(
-            'order_first', v_walk * 1.5 + page_size * 2.5 * (k - 1),
-            'self_join', rarest_count * (1 + 2.5 * (k - 1)) + estimated_candidates * 8,
-            'group_having', v_links * 0.8 + estimated_candidates * 8,
+            'order_first', v_walk * 1.5 + page_size * 3.5 * (k - 1),
+            'self_join', rarest_count * (0.5 + 3.5 * (k - 1)) + estimated_candidates * 7,
+            'group_having', v_links * 0.8 + estimated_candidates * 7,
             'two_phase', CASE WHEN cardinality(seed_tags) = 2
-                              THEN rarest_count * (2.5 + 15 * least(tag_counts[2] / v_total, 1.0))
+                              THEN rarest_count * (3.5 + 15 * least(tag_counts[2] / v_total, 1.0))
                               ELSE rarest_count * 15 END
-                         + estimated_candidates * 8);
+                         + estimated_candidates * 7);
     END IF;
 
     -- What may run: the switches, the seed's thresholds, the candidate cap.
