@@ -75,8 +75,9 @@ def backfill_command(
         size = conn.execute(
             "SELECT pg_size_pretty(pg_total_relation_size('content_tags'))"
         ).fetchone()[0]
+    data = "reused data" if reuse else f"scale {scale}"
     click.echo(
-        f"scale {scale}: {sum(remaining.values()):,} items, {result.links:,} links, "
+        f"{data}: {sum(remaining.values()):,} items, {result.links:,} links, "
         f"backfill {result.seconds:.1f}s = {result.links / result.seconds:,.0f} links/s "
         f"with {jobs} jobs; content_tags {size}; verify {'OK' if report.ok else 'MISMATCH'}"
     )

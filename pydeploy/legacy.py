@@ -52,9 +52,11 @@ SELECT source_type, first_id, last_id FROM legacy_tags_backfill
    FOR UPDATE SKIP LOCKED
 """
 
-# Links already in content_tags (dual write, or an application writing links
-# itself) are left out; a link written concurrently makes the INSERT fail with a
-# unique violation, and the chunk is retried with ON CONFLICT DO NOTHING.
+# A chunk is first inserted as it is: the fast path, and the usual one, since
+# the chunk's items are share-locked and nothing else writes their links. A link
+# that is already there (the dual-write trigger copied it when the item was
+# written after `pydeploy apply`) makes that INSERT fail with a unique
+# violation; the chunk is then redone with ON CONFLICT DO NOTHING.
 COPY_CHUNK_SQL = """
 WITH chunk AS MATERIALIZED (
     SELECT id, tags FROM {partition}
@@ -68,9 +70,6 @@ WITH chunk AS MATERIALIZED (
     INSERT INTO content_tags (content_id, content_source, tag_id)
     SELECT w.id, %(source)s, w.tag
       FROM wanted w JOIN tags t ON t.id = w.tag
-     WHERE NOT EXISTS (SELECT 1 FROM content_tags l
-                        WHERE l.content_id = w.id AND l.content_source = %(source)s
-                          AND l.tag_id = w.tag)
     {on_conflict}
     RETURNING 1
 )
