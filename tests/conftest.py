@@ -163,30 +163,25 @@ reference_db = factories.postgresql("reference_db_template")
 deployed_db = factories.postgresql("deployed_db_template")
 
 
-def dsn_of(conn: psycopg.Connection) -> str:
-    return conn.info.dsn
-
-
 @pytest.fixture
 def blank_dsn(blank_db: psycopg.Connection) -> str:
-    blank_db.commit()
-    return dsn_of(blank_db)
+    """A fresh empty database."""
+    return blank_db.info.dsn
 
 
 @pytest.fixture
 def reference_dsn(reference_db: psycopg.Connection) -> str:
-    reference_db.commit()
-    return dsn_of(reference_db)
+    """A fresh database in the reference application's layout, with data."""
+    return reference_db.info.dsn
 
 
 @pytest.fixture
 def gallery_dsn(gallery_db: psycopg.Connection) -> str:
     """A fresh clone of the gallery data that the test may change."""
-    gallery_db.commit()
-    return dsn_of(gallery_db)
+    return gallery_db.info.dsn
 
 
 @pytest.fixture
 def deployed_dsn(deployed_db: psycopg.Connection) -> str:
-    deployed_db.commit()
-    return dsn_of(deployed_db)
+    """A fresh database with the package applied."""
+    return deployed_db.info.dsn

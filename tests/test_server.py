@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pydeploy.cli import main
-from pydeploy.db import resolve_dsn
+from pydeploy.db import LIBPQ_VARIABLES, resolve_dsn
 from pydeploy.errors import ConnectionFailed
 from pydeploy.server import LocalServer
 
@@ -28,20 +28,18 @@ def test_session_cluster_has_pg_cron_preloaded_and_plpgsql_check_available(
         )
 
 
-def test_start_is_idempotent_and_commands_fall_back_to_it(
-    cluster: LocalServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for variable in (
-        "PYDEPLOY_DSN",
-        "DATABASE_URL",
-        "PGHOST",
-        "PGPORT",
-        "PGDATABASE",
-        "PGUSER",
-        "PGSERVICE",
-        "PGHOSTADDR",
-    ):
+@pytest.fixture
+def monkeypatch_no_db(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No database named anywhere in the environment."""
+    for variable in ("PYDEPLOY_DSN", "DATABASE_URL", *LIBPQ_VARIABLES):
         monkeypatch.delenv(variable, raising=False)
+    return monkeypatch
+
+
+def test_start_is_idempotent_and_commands_fall_back_to_it(
+    cluster: LocalServer, monkeypatch_no_db: pytest.MonkeyPatch
+) -> None:
+    monkeypatch = monkeypatch_no_db
     monkeypatch.setenv("PYDEPLOY_HOME", str(cluster.home))
     runner = CliRunner()
 
@@ -59,19 +57,9 @@ def test_start_is_idempotent_and_commands_fall_back_to_it(
 
 
 def test_no_database_anywhere_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch_no_db: pytest.MonkeyPatch
 ) -> None:
-    for variable in (
-        "PYDEPLOY_DSN",
-        "DATABASE_URL",
-        "PGHOST",
-        "PGPORT",
-        "PGDATABASE",
-        "PGUSER",
-        "PGSERVICE",
-        "PGHOSTADDR",
-    ):
-        monkeypatch.delenv(variable, raising=False)
+    monkeypatch = monkeypatch_no_db
     monkeypatch.setenv("PYDEPLOY_HOME", str(tmp_path / "none"))
 
     with pytest.raises(ConnectionFailed, match="no local server running"):
