@@ -48,9 +48,10 @@ BEGIN
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
     PERFORM set_config('work_mem', v_req.max_work_mem_mb || 'MB', true);  -- this call only
 
-    EXECUTE format('SELECT array_agg(p.item_id ORDER BY p.n), array_agg(p.item_source ORDER BY p.n)'
-                   '  FROM (SELECT s.item_id, s.item_source, row_number() OVER () AS n'
-                   '          FROM (%s) AS s) AS p',
+    -- the page's keys in page order, whichever way the strategy walked
+    EXECUTE format('SELECT array_agg(s.item_id ORDER BY s.item_created_at DESC, s.item_id DESC),'
+                   '       array_agg(s.item_source ORDER BY s.item_created_at DESC, s.item_id DESC)'
+                   '  FROM (%s) AS s',
                    _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
                                          v_req.forward, v_req.after_id IS NOT NULL))
        INTO v_ids, v_item_sources
@@ -65,7 +66,7 @@ BEGIN
            _gallery_cursor_make(i.created_at, i.id, v_req.filter_hash, v_req.cursor_secret)
       FROM unnest(v_ids, v_item_sources) WITH ORDINALITY AS k(item_id, item_source, n)
       JOIN content_items_all i ON i.id = k.item_id AND i.source_type = k.item_source
-     ORDER BY CASE WHEN v_req.forward THEN k.n ELSE -k.n END;
+     ORDER BY k.n;
 
     IF random() < v_req.telemetry_sample_rate THEN
         BEGIN
