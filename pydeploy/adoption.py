@@ -22,7 +22,8 @@ was.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -88,24 +89,6 @@ def _has_constraint(conn: psycopg.Connection, table: str, name: str) -> bool:
     )
 
 
-def plan(conn: psycopg.Connection) -> list[str]:
-    """The preparation steps ``prepare`` would take, in words (for --dry-run)."""
-    if not needs_preparation(conn):
-        return []
-    steps = []
-    for table, source in LEGACY_TABLES.items():
-        if _column_nullable(conn, table, "source_type") is None:
-            steps.append(f"add column {table}.source_type DEFAULT '{source}'")
-        steps.append(f"validate CHECK (source_type = '{source}') on {table}")
-        for column in NOT_NULL_COLUMNS:
-            if _column_nullable(conn, table, column):
-                steps.append(f"validate CHECK ({column} IS NOT NULL) on {table}")
-        for suffix, columns, options, unique in REQUIRED_INDEXES:
-            if not _matching_index(conn, table, columns, options, unique):
-                steps.append(f"build index {table}_{suffix} CONCURRENTLY")
-    return steps
-
-
 def _matching_index(
     conn: psycopg.Connection, table: str, columns: list[str], options: list[int], unique: bool
 ) -> bool:
@@ -123,77 +106,74 @@ def _matching_index(
     )
 
 
-@contextmanager
-def prepared(conn: psycopg.Connection) -> Iterator[list[str]]:
-    """Prepare the legacy tables (see the module doc) for the block; undo on error.
+@dataclass(frozen=True)
+class Step:
+    """One committed step of the preparation: what it does, in words and in SQL
+    (several statements run in one transaction), and how to take it back."""
 
-    ``conn`` must be in autocommit mode: every step commits on its own.
-    """
-    undo: list[sql.Composable] = []
-    steps: list[str] = []
-    try:
-        if needs_preparation(conn):
-            _prepare(conn, undo, steps)
-        yield steps
-    except BaseException:
-        for statement in reversed(undo):
-            with suppress(psycopg.Error):  # best effort: the original error is what matters
-                conn.execute(statement)
-        raise
+    description: str
+    statements: tuple[sql.Composable, ...]
+    undo: sql.Composable | None = None
 
 
-def _prepare(conn: psycopg.Connection, undo: list[sql.Composable], steps: list[str]) -> None:
-    def run(statement: sql.Composable, step: str, undo_statement: sql.Composable | None) -> None:
-        try:
-            conn.execute(statement)
-        except psycopg.Error as e:
-            raise DeployError(
-                f"preparing the legacy tables for adoption failed at: {step}: "
-                f"{e.diag.message_primary or e}",
-                "fix the data or the table and run `pydeploy apply` again; "
-                "nothing of the preparation is left behind",
-            ) from e
-        if undo_statement is not None:
-            undo.append(undo_statement)
-        steps.append(step)
-
+def _steps(conn: psycopg.Connection) -> list[Step]:
+    """What the legacy tables still need, as decided from the catalog now."""
+    if not needs_preparation(conn):
+        return []
+    steps = []
     for table, source in LEGACY_TABLES.items():
         t = sql.Identifier(table)
         if _column_nullable(conn, table, "source_type") is None:
-            run(
-                sql.SQL(
-                    "ALTER TABLE {} ADD COLUMN source_type text NOT NULL DEFAULT {};"
-                    " COMMENT ON COLUMN {}.source_type IS {}"
-                ).format(t, sql.Literal(source), t, sql.Literal(ADDED_MARK)),
-                f"add column {table}.source_type",
-                sql.SQL("ALTER TABLE {} DROP COLUMN source_type").format(t),
+            steps.append(
+                Step(
+                    f"add column {table}.source_type DEFAULT '{source}'",
+                    (
+                        sql.SQL(
+                            "ALTER TABLE {} ADD COLUMN source_type text NOT NULL DEFAULT {}"
+                        ).format(t, sql.Literal(source)),
+                        sql.SQL("COMMENT ON COLUMN {}.source_type IS {}").format(
+                            t, sql.Literal(ADDED_MARK)
+                        ),
+                    ),
+                    sql.SQL("ALTER TABLE {} DROP COLUMN source_type").format(t),
+                )
             )
         checks = [
-            (f"{table}_partition_check", sql.SQL("source_type = {}").format(sql.Literal(source)))
+            (
+                f"{table}_partition_check",
+                f"source_type = '{source}'",
+                sql.SQL("source_type = {}").format(sql.Literal(source)),
+            )
         ]
-        for column in NOT_NULL_COLUMNS:
-            if _column_nullable(conn, table, column):
-                checks.append(
-                    (
-                        f"{table}_{column}_not_null",
-                        sql.SQL("{} IS NOT NULL").format(sql.Identifier(column)),
-                    )
-                )
-        for name, condition in checks:
+        checks += [
+            (
+                f"{table}_{column}_not_null",
+                f"{column} IS NOT NULL",
+                sql.SQL("{} IS NOT NULL").format(sql.Identifier(column)),
+            )
+            for column in NOT_NULL_COLUMNS
+            if _column_nullable(conn, table, column)
+        ]
+        for name, words, condition in checks:
             if _has_constraint(conn, table, name):
                 continue
             c = sql.Identifier(name)
-            run(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
-                    t, c, condition
-                ),
-                f"add CHECK ({condition.as_string(conn)}) NOT VALID on {table}",
-                sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(t, c),
+            steps.append(
+                Step(
+                    f"add CHECK ({words}) NOT VALID on {table}",
+                    (
+                        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
+                            t, c, condition
+                        ),
+                    ),
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(t, c),
+                )
             )
-            run(
-                sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(t, c),
-                f"validate {name}",
-                None,
+            steps.append(
+                Step(
+                    f"validate {name} (a scan; reads and writes go on)",
+                    (sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(t, c),),
+                )
             )
         for suffix, columns, options, unique in REQUIRED_INDEXES:
             if _matching_index(conn, table, columns, options, unique):
@@ -203,15 +183,60 @@ def _prepare(conn: psycopg.Connection, undo: list[sql.Composable], steps: list[s
                 sql.SQL("{}{}").format(sql.Identifier(c), sql.SQL(" DESC" if o & 1 else ""))
                 for c, o in zip(columns, options, strict=True)
             )
-            # a failed CONCURRENTLY build leaves an invalid index behind: undo drops it too
-            undo.append(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index))
-            run(
-                sql.SQL("CREATE {}INDEX CONCURRENTLY {} ON {} ({})").format(
-                    sql.SQL("UNIQUE " if unique else ""), index, t, keys
-                ),
-                f"build index {table}_{suffix} concurrently",
-                None,
+            # CONCURRENTLY cannot share a transaction, and a failed build leaves an
+            # invalid index behind: the undo drops it either way
+            steps.append(
+                Step(
+                    f"build index {table}_{suffix} concurrently",
+                    (
+                        sql.SQL("CREATE {}INDEX CONCURRENTLY {} ON {} ({})").format(
+                            sql.SQL("UNIQUE " if unique else ""), index, t, keys
+                        ),
+                    ),
+                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index),
+                )
             )
-            conn.execute(
-                sql.SQL("COMMENT ON INDEX {} IS {}").format(index, sql.Literal(ADDED_MARK))
+            steps.append(
+                Step(
+                    f"mark index {table}_{suffix}",
+                    (sql.SQL("COMMENT ON INDEX {} IS {}").format(index, sql.Literal(ADDED_MARK)),),
+                )
             )
+    return steps
+
+
+def plan(conn: psycopg.Connection) -> list[str]:
+    """The preparation steps ``prepared`` would take, in words (for --dry-run)."""
+    return [step.description for step in _steps(conn)]
+
+
+@contextmanager
+def prepared(conn: psycopg.Connection) -> Iterator[list[str]]:
+    """Prepare the legacy tables (see the module doc) for the block; undo on error.
+
+    ``conn`` must be in autocommit mode: every step commits on its own.
+    """
+    undo: list[sql.Composable] = []
+    done: list[str] = []
+    try:
+        for step in _steps(conn):
+            if step.undo is not None:
+                undo.append(step.undo)
+            try:
+                with conn.transaction() if len(step.statements) > 1 else nullcontext():
+                    for statement in step.statements:
+                        conn.execute(statement)
+            except psycopg.Error as e:
+                raise DeployError(
+                    f"preparing the legacy tables for adoption failed at: {step.description}: "
+                    f"{e.diag.message_primary or e}",
+                    "fix the data or the table and run `pydeploy apply` again; "
+                    "nothing of the preparation is left behind",
+                ) from e
+            done.append(step.description)
+        yield done
+    except BaseException:
+        for statement in reversed(undo):
+            with suppress(psycopg.Error):  # best effort: the original error is what matters
+                conn.execute(statement)
+        raise

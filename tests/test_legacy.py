@@ -313,3 +313,15 @@ def test_backfill_on_a_fresh_database_has_nothing_to_do(deployed_dsn: str) -> No
     out = CliRunner().invoke(main, ["backfill", "--dsn", deployed_dsn])
     assert out.exit_code == 0
     assert "nothing to do" in out.output
+
+
+def test_dry_run_lists_the_online_preparation_and_changes_nothing(reference_dsn: str) -> None:
+    before = layout(reference_dsn)
+
+    result = api.apply(reference_dsn, SQL_DIR, dry_run=True)
+
+    assert layout(reference_dsn) == before
+    assert "add column content_items.source_type DEFAULT 'items'" in result.adoption_steps
+    assert "build index content_items_auto_created_at_id_idx concurrently" in result.adoption_steps
+    assert not any("content_items_created_at_id_idx" in s for s in result.adoption_steps)
+    assert api.apply(reference_dsn, SQL_DIR).adoption_steps == result.adoption_steps
