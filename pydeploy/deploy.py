@@ -282,6 +282,8 @@ def _deploy_transaction(dsn: str | None) -> Iterator[tuple[_YoyoBackend, psycopg
         backend.begin()
         try:
             cur = conn.cursor()
+            # yoyo's own tables, inside this transaction (yoyo would take its lock
+            # table and commit); then tell yoyo they are current
             if internalmigrations.needs_upgrading(backend):
                 internalmigrations.upgrade(backend)
             backend._internal_schema_updated = True
