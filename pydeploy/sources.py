@@ -36,15 +36,14 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def line_of(text: str, byte_offset: int) -> int:
-    """1-based line of a byte offset reported by the PostgreSQL parser."""
-    return text.encode()[:byte_offset].count(b"\n") + 1
+def line_of(text: str, offset: int) -> int:
+    """1-based line of a character offset (pglast reports locations in characters)."""
+    return text[:offset].count("\n") + 1
 
 
 def statement_text(text: str, raw: ast.RawStmt) -> str:
-    data = text.encode()
-    end = raw.stmt_location + raw.stmt_len if raw.stmt_len else len(data)
-    return data[raw.stmt_location : end].decode()
+    end = raw.stmt_location + raw.stmt_len if raw.stmt_len else len(text)
+    return text[raw.stmt_location : end]
 
 
 def function_body(stmt: ast.CreateFunctionStmt) -> str | None:

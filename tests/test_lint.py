@@ -81,3 +81,17 @@ def test_deep_lint_reports_plpgsql_check_findings_and_leaves_no_extension(
             ).fetchone()[0]
             == 0
         )
+
+
+def test_locations_count_characters_not_bytes(tmp_path: Path) -> None:
+    sample = tmp_path / "non_ascii.sql"
+    sample.write_text(
+        "-- déjà vu: µ before the statements shifts byte offsets, not character ones\n"
+        "CREATE FUNCTION f_µ() RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE\n"
+        "SET search_path = public, pg_temp AS $$ SELECT 1 OFFSET 0 $$;\n"
+        "COMMENT ON FUNCTION f_µ() IS 'déjà vu';\n"
+        "SELECT 1 OFFSET 2;\n",
+        encoding="utf-8",
+    )
+
+    assert [(f.code, f.line) for f in api.lint([sample])] == [("PD006", 3), ("PD006", 5)]

@@ -10,8 +10,8 @@ DECLARE
     v_base64 text;
 BEGIN
     /*
-    Contract: the position (created_at, id) a cursor of _gallery_cursor_make
-    continues after. Raises invalid_parameter_value (22023), naming the cursor
+    Contract: the position (created_at, id) a row_cursor of gallery_page
+    continues after (format: see gallery_page, where cursors are made). Raises invalid_parameter_value (22023), naming the cursor
     parameter, with a HINT to start from the first page, when the cursor is not
     one of ours (garbage, truncated, edited: bad signature), comes from an
     incompatible version, or was made for other filters than p_filter_hash.

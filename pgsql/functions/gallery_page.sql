@@ -63,9 +63,19 @@ BEGIN
            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb,
            i.is_private, i.quality_score::double precision, i.updated_at::timestamptz,
-           _gallery_cursor_make(i.created_at, i.id, v_req.filter_hash, v_req.cursor_secret)
+           -- row_cursor: URL-safe base64 of g1|<created_at in µs>|<id>|<filter hash>|<sig>,
+           -- sig = first 16 hex of sha256(secret|payload|secret); read back by
+           -- _gallery_cursor_read. Written out here rather than as a function: a
+           -- function with SET search_path is never inlined, and calling one per row
+           -- cost a third of a page (0.4 ms for 25 rows).
+           translate(rtrim(encode(convert_to(c.payload || '|' || left(encode(sha256(convert_to(
+               v_req.cursor_secret || '|' || c.payload || '|' || v_req.cursor_secret, 'UTF8')),
+               'hex'), 16), 'UTF8'), 'base64'), '='), E'+/\n', '-_')
       FROM unnest(v_ids, v_item_sources) WITH ORDINALITY AS k(item_id, item_source, n)
       JOIN content_items_all i ON i.id = k.item_id AND i.source_type = k.item_source
+     CROSS JOIN LATERAL (SELECT format('g1|%s|%s|%s',
+                                       (extract(epoch FROM i.created_at) * 1000000)::bigint,
+                                       i.id, v_req.filter_hash) AS payload) AS c
      ORDER BY k.n;
 
     IF random() < v_req.telemetry_sample_rate THEN
