@@ -19,20 +19,17 @@ BEGIN
     type the sources leave out is not named at all, so PostgreSQL prunes its
     partition. Cost: none (no table access).
     */
-    v_items := CASE
-        WHEN 'user-regular' = ANY (p_sources) AND 'community-regular' = ANY (p_sources)
-            THEN '(i.creator_id = $1 OR NOT i.is_private)'
-        WHEN 'user-regular' = ANY (p_sources) THEN 'i.creator_id = $1'
-        WHEN 'community-regular' = ANY (p_sources)
-            THEN '(i.creator_id IS DISTINCT FROM $1 AND NOT i.is_private)'
-    END;
-    v_auto := CASE
-        WHEN 'user-auto' = ANY (p_sources) AND 'community-auto' = ANY (p_sources)
-            THEN '(i.creator_id = $1 OR NOT i.is_private)'
-        WHEN 'user-auto' = ANY (p_sources) THEN 'i.creator_id = $1'
-        WHEN 'community-auto' = ANY (p_sources)
-            THEN '(i.creator_id IS DISTINCT FROM $1 AND NOT i.is_private)'
-    END;
+    SELECT max(b.cond) FILTER (WHERE b.src = 'items'), max(b.cond) FILTER (WHERE b.src = 'auto')
+      INTO v_items, v_auto
+      FROM (SELECT v.src,
+                   CASE WHEN v.own = ANY (p_sources) AND v.others = ANY (p_sources)
+                            THEN '(i.creator_id = $1 OR NOT i.is_private)'
+                        WHEN v.own = ANY (p_sources) THEN 'i.creator_id = $1'
+                        WHEN v.others = ANY (p_sources)
+                            THEN '(i.creator_id IS DISTINCT FROM $1 AND NOT i.is_private)'
+                   END AS cond
+              FROM (VALUES ('items', 'user-regular', 'community-regular'),
+                           ('auto', 'user-auto', 'community-auto')) AS v(src, own, others)) AS b;
     IF v_items = v_auto THEN
         RETURN v_items;
     ELSIF v_auto IS NULL THEN
