@@ -10,7 +10,9 @@ from typing import TypeVar
 import click
 import psycopg
 import psycopg.sql
+from rich.progress import Progress
 
+from bench.generate import DATASETS, generate
 from bench.reference import create_reference_database
 from pydeploy import api
 from pydeploy.db import resolve_dsn
@@ -21,6 +23,45 @@ T = TypeVar("T")
 @click.group()
 def main() -> None:
     """Generate data and measure the gallery package."""
+
+
+def _fresh_database(name: str) -> str:
+    """(Re)create a database on the local server; its DSN."""
+    server_dsn = resolve_dsn(None)
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        ident = psycopg.sql.Identifier(name)
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(ident))
+    return psycopg.conninfo.make_conninfo(server_dsn, dbname=name)
+
+
+@main.command("generate")
+@click.option("--dataset", type=click.Choice(DATASETS), required=True)
+@click.option("--scale", default=1.0, show_default=True, type=float)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--dsn", help="An empty database (default: bench_<dataset> on the local server).")
+@click.option("--database", help="Database of the local server to (re)create, when no --dsn.")
+def generate_command(
+    dataset: str, scale: float, seed: int, dsn: str | None, database: str | None
+) -> None:
+    """pydeploy apply, then fill the database with a dataset, server side."""
+    dsn = dsn or _fresh_database(database or f"bench_{dataset}")
+    with Progress(transient=True) as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done)
+
+        result = generate(dsn, dataset=dataset, scale=scale, seed=seed, progress=progress)
+    steps = ", ".join(f"{step} {s:.1f}s" for step, s in result.seconds.items())
+    click.echo(
+        f"{dataset} at scale {scale} (seed {seed}): {result.items:,} items + "
+        f"{result.auto_items:,} auto items, {result.users:,} users, {result.tags:,} tags, "
+        f"{result.links:,} links; {steps}"
+    )
+    click.echo(dsn)
 
 
 @main.command("backfill")
