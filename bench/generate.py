@@ -287,9 +287,7 @@ def _zipf_staging(
     )
     report("staging links", 0, 1)
     conn.execute("SET work_mem = '1GB'")
-    conn.execute(
-        ZIPF_STAGING_SQL, {"topics": topics, "per_topic": per_topic, "outside": outside}
-    )
+    conn.execute(ZIPF_STAGING_SQL, {"topics": topics, "per_topic": per_topic, "outside": outside})
     conn.execute("RESET work_mem")
     conn.execute("CREATE INDEX ON bench_zipf_links USING brin (content_id)")
     report("staging links", 1, 1)
