@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import psycopg
 import pytest
@@ -81,11 +82,14 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("content_items", "btree (created_at DESC, id DESC)"),
         ("content_items", "btree (creator_id, created_at DESC, id DESC)"),
         ("content_items", "btree (id)"),
+        ("content_items", "gin (tag_nos) WITH (fastupdate=off)"),
         ("content_items_all", "btree (created_at DESC, id DESC)"),
         ("content_items_all", "btree (creator_id, created_at DESC, id DESC)"),
+        ("content_items_all", "gin (tag_nos) WITH (fastupdate=off)"),
         ("content_items_auto", "btree (created_at DESC, id DESC)"),
         ("content_items_auto", "btree (creator_id, created_at DESC, id DESC)"),
         ("content_items_auto", "btree (id)"),
+        ("content_items_auto", "gin (tag_nos) WITH (fastupdate=off)"),
         ("content_tags", "btree (content_id, content_source, tag_id)"),
         ("content_tags", "btree (tag_id, content_source, content_id)"),
     ]
@@ -191,3 +195,91 @@ def test_every_migration_rolls_back(deployed_dsn: str) -> None:
     ) == [(0,)]
     api.apply(deployed_dsn, SQL_DIR)
     assert api.status(deployed_dsn, SQL_DIR).in_sync
+
+
+TAG_NOS_DRIFT_SQL = """
+SELECT i.id, i.tag_nos, coalesce(l.nos, '{}')
+  FROM content_items_all i
+  LEFT JOIN (SELECT ct.content_id, ct.content_source, array_agg(t.tag_no ORDER BY t.tag_no) AS nos
+               FROM content_tags ct JOIN tags t ON t.id = ct.tag_id
+              GROUP BY 1, 2) l ON l.content_id = i.id AND l.content_source = i.source_type
+ WHERE i.tag_nos IS DISTINCT FROM coalesce(l.nos, '{}')
+"""
+
+
+def test_tag_nos_follow_content_tags(gallery: str) -> None:
+    owl = "00000000-0000-0000-0000-000000000003"
+    assert rows(gallery, "SELECT count(*) FROM content_items_all WHERE tag_nos <> '{}'")[0][0] > 10
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    execute(gallery, "DELETE FROM content_tags WHERE content_id % 3 = 0")
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    execute(
+        gallery,
+        "INSERT INTO content_tags SELECT i.id, i.source_type, t.id FROM content_items_all i, tags t"
+        " WHERE i.id % 3 = 0 AND t.name <> 'cat'",
+    )
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    execute(
+        gallery,
+        "UPDATE content_tags SET tag_id = %s WHERE tag_id = '00000000-0000-0000-0000-000000000001'"
+        " AND NOT EXISTS (SELECT 1 FROM content_tags o WHERE o.content_id = content_tags.content_id"
+        "                 AND o.tag_id = %s)",
+        owl,
+        owl,
+    )
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    execute(gallery, "DELETE FROM tags WHERE name = 'dog'")
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    execute(gallery, "TRUNCATE content_tags")
+    assert rows(gallery, "SELECT count(*) FROM content_items_all WHERE tag_nos <> '{}'") == [(0,)]
+
+
+def test_tag_nos_cannot_be_written_directly(gallery: str) -> None:
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="derived from content_tags"):
+        execute(gallery, "UPDATE content_items_all SET tag_nos = '{1}' WHERE id = 3")
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="derived from content_tags"):
+        execute(
+            gallery,
+            "INSERT INTO content_items_all (title, creator_id, source_type, tag_nos)"
+            " VALUES ('x', 1, 'auto', '{1}')",
+        )
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="tag_no"):
+        execute(gallery, "UPDATE tags SET tag_no = tag_no + 100 WHERE name = 'cat'")
+    execute(gallery, "UPDATE tags SET name = 'kitten' WHERE name = 'cat'")  # other columns: fine
+
+
+def test_concurrent_tag_writes_to_one_item_keep_both(gallery: str) -> None:
+    execute(gallery, "DELETE FROM content_tags WHERE content_id = 4")
+    first = psycopg.connect(gallery)
+    second = psycopg.connect(gallery, autocommit=True)
+    try:
+        first.execute("INSERT INTO content_tags SELECT 4, 'auto', id FROM tags WHERE name = 'cat'")
+        waiting = threading.Thread(
+            target=second.execute,
+            args=("INSERT INTO content_tags SELECT 4, 'auto', id FROM tags WHERE name = 'owl'",),
+        )
+        waiting.start()  # blocks on the item row the first transaction updated
+        waiting.join(0.5)
+        first.commit()
+        waiting.join()
+    finally:
+        first.close()
+        second.close()
+    assert rows(gallery, "SELECT cardinality(tag_nos) FROM content_items_all WHERE id = 4") == [
+        (2,)
+    ]
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+
+
+def test_tag_nos_are_filled_when_the_migration_is_applied_to_existing_links(gallery: str) -> None:
+    assert api.rollback(gallery, SQL_DIR).rolled_back == "0007_item_tag_numbers"
+    assert "tag_nos" not in {
+        r[0]
+        for r in rows(
+            gallery,
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'content_items_all'::regclass",
+        )
+    }
+    api.apply(gallery, SQL_DIR)
+    assert rows(gallery, "SELECT count(*) FROM content_items_all WHERE tag_nos <> '{}'")[0][0] > 10
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []

@@ -1,0 +1,17 @@
+DROP TRIGGER content_items_all_guard_tag_nos_update ON content_items_all;
+DROP TRIGGER content_items_all_guard_tag_nos_insert ON content_items_all;
+DROP TRIGGER tags_remove_tag_no ON tags;
+DROP TRIGGER content_tags_sync_truncated_tag_nos ON content_tags;
+DROP TRIGGER content_tags_sync_updated_tag_nos_2 ON content_tags;
+DROP TRIGGER content_tags_sync_updated_tag_nos_1 ON content_tags;
+DROP TRIGGER content_tags_sync_removed_tag_nos ON content_tags;
+DROP TRIGGER content_tags_sync_added_tag_nos ON content_tags;
+DROP FUNCTION content_items_all_guard_tag_nos();
+DROP FUNCTION tags_remove_tag_no();
+DROP FUNCTION content_tags_clear_tag_nos();
+DROP FUNCTION content_tags_remove_tag_nos();
+DROP FUNCTION content_tags_add_tag_nos();
+ALTER TABLE gallery_config DROP COLUMN enable_tag_array;
+DROP INDEX content_items_all_tag_nos_idx;
+ALTER TABLE content_items_all DROP COLUMN tag_nos;
+ALTER TABLE tags DROP COLUMN tag_no;
