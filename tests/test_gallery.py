@@ -16,8 +16,8 @@ ALL_SOURCES = ["user-regular", "user-auto", "community-regular", "community-auto
 COMMUNITY = ["community-regular", "community-auto"]
 TAGS = [f"00000000-0000-0000-0000-{n:012d}" for n in range(1, 17)]  # tag16 is on no item
 UNKNOWN_TAG = "00000000-0000-0000-0000-0000000000ff"
-ALL_STRATEGIES = ["order_first", "self_join", "group_having", "two_phase"]
-ANY_STRATEGIES = ["order_first", "tag_union"]
+ALL_STRATEGIES = ["order_first", "self_join", "group_having", "two_phase", "tag_array"]
+ANY_STRATEGIES = ["order_first", "tag_union", "tag_array"]
 
 ORACLE_SQL = """
 SELECT i.id FROM content_items_all i
@@ -127,6 +127,28 @@ def test_every_strategy_matches_the_oracle_for_k_tags(
                 conn, 25, tags=tags, match=match, sources=sources, viewer=viewer, strategy=strategy
             )
             assert got == expected, (strategy, sources)
+
+
+@pytest.mark.parametrize("match", ["all", "any"])
+def test_order_first_probing_the_junction_matches_the_oracle(
+    conn: psycopg.Connection, match: str
+) -> None:
+    """With enable_tag_array off, order_first probes content_tags instead of tag_nos."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("UPDATE gallery_config SET enable_tag_array = false")
+        for k in (1, 2, 5, 15):
+            tags = [TAGS[(i * 4) % 15] for i in range(k)]
+            for sources, viewer in ((ALL_SOURCES, 2), (COMMUNITY, None)):
+                got = walk(
+                    conn,
+                    25,
+                    tags=tags,
+                    match=match,
+                    sources=sources,
+                    viewer=viewer,
+                    strategy="order_first",
+                )
+                assert got == oracle(conn, tags, match, sources, viewer), (k, sources)
 
 
 def test_the_data_has_what_the_tests_need(conn: psycopg.Connection) -> None:
@@ -406,21 +428,28 @@ def test_planner_picks_by_cardinality(conn: psycopg.Connection) -> None:
     dense = plan_of(conn, TAGS[:2])
     assert dense["strategy"] == "order_first" and dense["k"] == 2
     rare = plan_of(conn, [TAGS[0], TAGS[12]])  # tag13 is on ~3% of items
-    assert rare["strategy"] == "self_join"
+    assert rare["strategy"] == "tag_array"
     assert str(rare["tag_ids"][0]) == TAGS[12] and rare["rarest_count"] == min(rare["tag_counts"])
-    assert plan_of(conn, [TAGS[12], TAGS[13]], "any")["strategy"] == "tag_union"
+    assert [str(t) for t in rare["seed_tags"]] == [TAGS[12]]  # the dense tag is tested per row
+    assert plan_of(conn, [TAGS[12], TAGS[13]], "any")["strategy"] == "tag_array"
     assert plan_of(conn, TAGS[:2], "any")["strategy"] == "order_first"
-    many = plan_of(conn, [TAGS[11], *TAGS[:5]])  # K > small_k_threshold: no self_join
-    assert many["strategy"] == "two_phase" and "cheapest of" in many["reason"]
-    assert "self_join" not in many["reason"].split(" by estimate")[0]
+    many = plan_of(conn, [TAGS[11], *TAGS[:5]])
+    assert many["strategy"] == "tag_array" and "cheapest of" in many["reason"]
+    assert "self_join" not in many["reason"].split(" by estimate")[0]  # K > small_k_threshold
     assert not many["stats_stale"]
     with conn.transaction(force_rollback=True):
+        conn.execute("UPDATE gallery_config SET enable_tag_array = false")
+        assert plan_of(conn, [TAGS[0], TAGS[12]])["strategy"] == "self_join"
+        assert plan_of(conn, [TAGS[12], TAGS[13]], "any")["strategy"] == "tag_union"
+        assert plan_of(conn, [TAGS[11], *TAGS[:5]])["strategy"] == "two_phase"
+        assert "tag_array" not in plan_of(conn, [TAGS[12]])["reason"]
         conn.execute("UPDATE gallery_config SET enable_two_phase = false")
         assert plan_of(conn, [TAGS[11], *TAGS[:5]])["strategy"] in ("group_having", "order_first")
 
 
 def test_planner_knobs(gallery_dsn: str) -> None:
     with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        c.execute("UPDATE gallery_config SET enable_tag_array = false")
         c.execute("UPDATE gallery_config SET group_having_rarest_ceiling = 0")
         assert plan_of(c, [TAGS[11], *TAGS[:5]])["strategy"] == "two_phase"
         c.execute(
@@ -471,8 +500,9 @@ def test_explain_shows_the_decision_and_the_plan(conn: psycopg.Connection) -> No
             ([TAGS[0], TAGS[12]], COMMUNITY),
         )
     ]
-    assert lines[0].startswith("strategy: self_join (")
+    assert lines[0].startswith("strategy: tag_array (")
     assert any("Execution Time" in line for line in lines)
+    assert any("tag_nos @>" in line for line in lines)
     forced = [
         r["gallery_explain"]
         for r in conn.execute(

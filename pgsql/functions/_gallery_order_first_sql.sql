@@ -1,5 +1,6 @@
 CREATE OR REPLACE FUNCTION _gallery_order_first_sql(
-    p_match text, p_k integer, p_sources text[], p_forward boolean, p_has_cursor boolean)
+    p_match text, p_k integer, p_sources text[], p_forward boolean, p_has_cursor boolean,
+    p_use_tag_array boolean)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
@@ -10,15 +11,19 @@ BEGIN
     /*
     Strategy order_first: walk content_items_all in page order from the cursor
     (each partition's index (created_at DESC, id DESC), merged), test each
-    item's tags, stop at the page size ($5). Tags are $4.
+    item's tags, stop at the page size ($5). Tags are $4, their numbers $7.
+    With p_use_tag_array (gallery_config.enable_tag_array) the test reads the
+    item row the walk already holds: tag_nos @> $7 (all) or && $7 (any),
+    written as IS TRUE so that PostgreSQL cannot turn the walk into a GIN
+    scan. Without it, per item walked:
       all: one probe of content_tags_pkey (content_id, content_source,
-           tag_id = ANY (tags)) per item walked, counting the tags it finds
+           tag_id = ANY (tags)), counting the tags it finds
       any: the same probe, stopping at the first tag found
       no tags: every item in scope
-    Cost: (items walked) x (one probe of K keys), items walked being about
-    page_size / (share of items that match): cheap when matches are dense
-    (popular tags, no tag filter), up to every item in scope when they are
-    rare. Never builds the match set.
+    Cost: (items walked) x (an array test, or one probe of K keys), items
+    walked being about page_size / (share of items that match): cheap when
+    matches are dense (popular tags, no tag filter), up to every item in
+    scope when they are rare. Never builds the match set.
     */
     SELECT * INTO v_keyset FROM _gallery_keyset_sql(p_forward, p_has_cursor);
     RETURN format(
@@ -30,6 +35,8 @@ BEGIN
         ' LIMIT $5',
         _gallery_scope_sql(p_sources), v_keyset.keyset_predicate,
         CASE WHEN p_k = 0 THEN 'true'
+             WHEN p_use_tag_array THEN
+                 format('(i.tag_nos %s $7) IS TRUE', CASE WHEN p_match = 'any' THEN '&&' ELSE '@>' END)
              ELSE format('%s (SELECT 1 FROM unnest($4) AS t(tag) WHERE %s (SELECT 1'
                          ' FROM content_tags ct WHERE ct.content_id = i.id'
                          ' AND ct.content_source = i.source_type AND ct.tag_id = t.tag))',
@@ -40,5 +47,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_order_first_sql(text, integer, text[], boolean, boolean) IS
+COMMENT ON FUNCTION _gallery_order_first_sql(text, integer, text[], boolean, boolean, boolean) IS
     'Gallery strategy order_first: walk items newest first, test tags per item';

@@ -6,7 +6,8 @@ RETURNS TABLE (tags uuid[], sources text[], filter_hash text,
                strategy text, forced boolean, k integer, rarest_count bigint,
                estimated_candidates bigint, seed_tags uuid[], reason text,
                cursor_secret text, telemetry_sample_rate double precision,
-               max_work_mem_mb integer)
+               max_work_mem_mb integer, use_tag_array boolean, tag_nos integer[],
+               seed_nos integer[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
@@ -15,7 +16,7 @@ DECLARE
     c_sources CONSTANT text[] :=
         '{user-regular,user-auto,community-regular,community-auto}';
     c_strategies CONSTANT text[] :=
-        '{order_first,self_join,group_having,two_phase,tag_union}';
+        '{order_first,self_join,group_having,two_phase,tag_union,tag_array}';
     v_cfg gallery_config;
     v_tags uuid[];
     v_plan record;
@@ -25,8 +26,10 @@ BEGIN
     run a strategy: the arguments checked (errors: see gallery_page), tags
     and sources normalised (distinct, sorted), the hash of those filters that
     cursors carry, the cursor's position, and the strategy (forced, or chosen
-    by gallery_plan) with the tags rarest first and the plan's figures.
-    Cost: gallery_plan's (one stats probe per tag) and one cursor check.
+    by gallery_plan) with the tags rarest first and the plan's figures, and
+    the tags' numbers (tags.tag_no) for the strategies that read tag_nos.
+    Cost: gallery_plan's (one stats probe per tag), one cursor check, one
+    tags primary-key probe per tag.
     */
     IF p_page_size IS NULL OR p_page_size NOT BETWEEN 1 AND 100 THEN
         RAISE EXCEPTION 'page_size must be between 1 and 100, got %', coalesce(p_page_size::text, 'NULL')
@@ -85,9 +88,10 @@ BEGIN
        OR p_strategy = 'tag_union' AND p_match = 'all' THEN
         RAISE EXCEPTION 'strategy % does not implement match %', p_strategy, quote_literal(p_match)
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'match any: order_first or tag_union; match all: any other';
+                  HINT = 'match any: order_first, tag_union or tag_array; match all: any but tag_union';
     END IF;
-    IF p_strategy IN ('self_join', 'group_having', 'two_phase', 'tag_union') AND cardinality(v_tags) = 0 THEN
+    IF p_strategy IN ('self_join', 'group_having', 'two_phase', 'tag_union', 'tag_array')
+       AND cardinality(v_tags) = 0 THEN
         RAISE EXCEPTION 'strategy % needs tags', p_strategy
             USING ERRCODE = 'invalid_parameter_value', HINT = 'without tags only order_first applies';
     END IF;
@@ -102,7 +106,8 @@ BEGIN
     END IF;
     forward := p_direction = 'next';
 
-    SELECT * INTO v_plan FROM gallery_plan(v_tags, p_match, sources, p_viewer_id, p_page_size);
+    SELECT * INTO v_plan
+      FROM gallery_plan(v_tags, p_match, sources, p_viewer_id, p_page_size, p_strategy);
     tags := v_plan.tag_ids;  -- rarest first
     forced := p_strategy IS NOT NULL;
     strategy := coalesce(p_strategy, v_plan.strategy);
@@ -114,6 +119,17 @@ BEGIN
     cursor_secret := v_cfg.cursor_secret;
     telemetry_sample_rate := v_cfg.telemetry_sample_rate;
     max_work_mem_mb := v_cfg.max_work_mem_mb;
+    use_tag_array := v_cfg.enable_tag_array;
+    -- the tags' numbers in content_items_all.tag_nos; under 'all' a tag that
+    -- does not exist leaves NULL: nothing can match
+    IF k > 0 THEN
+        SELECT CASE WHEN p_match = 'all' AND count(*) < k THEN NULL
+                    ELSE coalesce(array_agg(t.tag_no ORDER BY t.tag_no), '{}') END,
+               array_agg(t.tag_no ORDER BY t.tag_no) FILTER (WHERE t.id = ANY (seed_tags))
+          INTO tag_nos, seed_nos
+          FROM tags t
+         WHERE t.id = ANY (tags);
+    END IF;
     RETURN NEXT;
 END
 $$;

@@ -1,6 +1,6 @@
 CREATE OR REPLACE FUNCTION _gallery_strategy_sql(
     p_strategy text, p_match text, p_k integer, p_sources text[],
-    p_forward boolean, p_has_cursor boolean)
+    p_forward boolean, p_has_cursor boolean, p_use_tag_array boolean)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
@@ -9,14 +9,19 @@ AS $$
     Contract: the query a strategy runs for one page, returning (item_id,
     item_source, item_created_at) in page order, with parameters
       $1 viewer_id, $2 cursor created_at, $3 cursor id, $4 tags (rarest
-      first), $5 page size, $6 seed tags (two_phase).
+      first), $5 page size, $6 seed tags (two_phase), $7 the tags' numbers
+      (tags.tag_no; NULL under 'all' when a tag does not exist), $8 the
+      numbers of the seed tags (tag_array).
     The text comes from constants only; every value is a parameter
     (EXECUTE ... USING), planned for the values of each call.
     Cost: none (builds text).
     */
     SELECT CASE p_strategy
         WHEN 'order_first' THEN
-            _gallery_order_first_sql(p_match, p_k, p_sources, p_forward, p_has_cursor)
+            _gallery_order_first_sql(p_match, p_k, p_sources, p_forward, p_has_cursor,
+                                     p_use_tag_array)
+        WHEN 'tag_array' THEN
+            _gallery_tag_array_sql(p_match, p_sources, p_forward, p_has_cursor)
         ELSE _gallery_tag_first_page_sql(
             CASE p_strategy
                 WHEN 'self_join' THEN _gallery_self_join_sql(p_k)
@@ -28,5 +33,5 @@ AS $$
     END
 $$;
 
-COMMENT ON FUNCTION _gallery_strategy_sql(text, text, integer, text[], boolean, boolean) IS
+COMMENT ON FUNCTION _gallery_strategy_sql(text, text, integer, text[], boolean, boolean, boolean) IS
     'Internal: the SQL of one gallery strategy for one page';

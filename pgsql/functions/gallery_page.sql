@@ -48,15 +48,18 @@ BEGIN
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
     PERFORM set_config('work_mem', v_req.max_work_mem_mb || 'MB', true);  -- this call only
 
-    -- the page's keys in page order, whichever way the strategy walked
-    EXECUTE format('SELECT array_agg(s.item_id ORDER BY s.item_created_at DESC, s.item_id DESC),'
-                   '       array_agg(s.item_source ORDER BY s.item_created_at DESC, s.item_id DESC)'
-                   '  FROM (%s) AS s',
-                   _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
-                                         v_req.forward, v_req.after_id IS NOT NULL))
-       INTO v_ids, v_item_sources
-      USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
-            v_req.seed_tags;
+    -- the page's keys in page order, whichever way the strategy walked; none
+    -- when a tag does not exist (all) or none does (any)
+    IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
+        EXECUTE format('SELECT array_agg(s.item_id ORDER BY s.item_created_at DESC, s.item_id DESC),'
+                       '       array_agg(s.item_source ORDER BY s.item_created_at DESC, s.item_id DESC)'
+                       '  FROM (%s) AS s',
+                       _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
+                                             v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array))
+           INTO v_ids, v_item_sources
+          USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
+                v_req.seed_tags, v_req.tag_nos, v_req.seed_nos;
+    END IF;
 
     RETURN QUERY
     SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,

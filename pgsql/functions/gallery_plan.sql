@@ -3,7 +3,8 @@ CREATE OR REPLACE FUNCTION gallery_plan(
     match     text    DEFAULT 'all',
     sources   text[]  DEFAULT '{user-regular,user-auto,community-regular,community-auto}',
     viewer_id bigint  DEFAULT NULL,
-    page_size integer DEFAULT 25)
+    page_size integer DEFAULT 25,
+    plan_for  text    DEFAULT NULL)
 RETURNS TABLE (strategy text, k integer, tag_ids uuid[], tag_counts bigint[],
                rarest_count bigint, estimated_candidates bigint, items_in_scope bigint,
                seed_tags uuid[], stats_stale boolean, reason text)
@@ -22,6 +23,10 @@ DECLARE
     v_links double precision;
     v_costs jsonb;
     v_allowed text[];
+    v_two_phase_seeds uuid[];
+    v_array_seeds uuid[];
+    v_array_candidates double precision;
+    v_array_postings double precision;
 BEGIN
     /*
     Contract: which strategy gallery_page runs for these filters, and why.
@@ -39,7 +44,12 @@ BEGIN
     strategies only up to seed_candidate_cap candidates (unless order_first is
     off). two_phase seeds with the two rarest tags when K >=
     two_phase_min_k_for_dual_seed and the rarest is on more than
-    two_phase_dual_seed_floor items.
+    two_phase_dual_seed_floor items. tag_array (and order_first's array
+    test) only with enable_tag_array; tag_array seeds the GIN index with the
+    rarest tag and each next rarest whose posting list costs less to read
+    than the candidate rows it is expected to spare. plan_for, when given,
+    is the strategy to plan for (gallery_page's forced strategy): its seeds
+    are returned whatever the cheapest would be.
     Cost: one index probe per tag into tag_cardinality_stats.
     */
     SELECT * INTO v_cfg FROM gallery_config;
@@ -81,36 +91,57 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Estimated cost of each strategy, in microseconds as measured on the
-    -- reference data at full scale (docs/planner.md): walking one item with
-    -- its first probe ~1.5; one more primary-key probe ~3.5; one link read
-    -- ~0.5, read and grouped ~0.8; one seed's range count ~15; one candidate
-    -- looked up ~7.
+    -- Estimated cost of each strategy, in microseconds as measured at full
+    -- scale (docs/planner.md): walking one item with its first probe ~1.5,
+    -- testing its tag_nos instead ~1.0; one more primary-key probe ~3.5; one
+    -- link read ~0.5, read and grouped ~0.8; one seed's range count ~15; one
+    -- candidate looked up ~7; one GIN posting read ~0.02; one candidate row
+    -- read from the heap ~1.0.
+    v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
     IF match = 'any' THEN
-        v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
         v_density := least(1.0, v_links / v_total);
         estimated_candidates := least(v_links, v_total)::bigint;
         v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
         v_costs := jsonb_build_object(
-            'order_first', v_walk * (1.5 + 3.5 * (k - 1)),
+            'order_first', CASE WHEN v_cfg.enable_tag_array THEN v_walk * 1.0
+                                ELSE v_walk * (1.5 + 3.5 * (k - 1)) END,
             'tag_union', v_links * 0.5 + estimated_candidates * 7);
+        IF v_cfg.enable_tag_array THEN
+            v_costs := v_costs || jsonb_build_object(
+                'tag_array', v_links * 0.02 + estimated_candidates * 1.0);
+            v_array_candidates := estimated_candidates;
+        END IF;
     ELSE
         SELECT exp(sum(ln(greatest(least(n / v_total, 1.0), 1e-12)))) INTO v_density
           FROM unnest(tag_counts) AS n;
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
         v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
-        v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
-        seed_tags := CASE WHEN k >= v_cfg.two_phase_min_k_for_dual_seed
-                           AND rarest_count > v_cfg.two_phase_dual_seed_floor
-                          THEN tag_ids[1:2] ELSE tag_ids[1:1] END;
+        v_two_phase_seeds := CASE WHEN k >= v_cfg.two_phase_min_k_for_dual_seed
+                                   AND rarest_count > v_cfg.two_phase_dual_seed_floor
+                                  THEN tag_ids[1:2] ELSE tag_ids[1:1] END;
         v_costs := jsonb_build_object(
-            'order_first', v_walk * 1.5 + page_size * 3.5 * (k - 1),
+            'order_first', CASE WHEN v_cfg.enable_tag_array THEN v_walk * 1.0
+                                ELSE v_walk * 1.5 + page_size * 3.5 * (k - 1) END,
             'self_join', rarest_count * (0.5 + 3.5 * (k - 1)) + estimated_candidates * 7,
             'group_having', v_links * 0.8 + estimated_candidates * 7,
-            'two_phase', CASE WHEN cardinality(seed_tags) = 2
+            'two_phase', CASE WHEN cardinality(v_two_phase_seeds) = 2
                               THEN rarest_count * (3.5 + 15 * least(tag_counts[2] / v_total, 1.0))
                               ELSE rarest_count * 15 END
                          + estimated_candidates * 7);
+        IF v_cfg.enable_tag_array THEN
+            v_array_seeds := tag_ids[1:1];
+            v_array_postings := rarest_count;
+            v_array_candidates := rarest_count;
+            FOR i IN 2 .. k LOOP
+                EXIT WHEN tag_counts[i] * 0.02
+                          >= v_array_candidates * (1 - least(tag_counts[i] / v_total, 1.0));
+                v_array_seeds := v_array_seeds || tag_ids[i];
+                v_array_postings := v_array_postings + tag_counts[i];
+                v_array_candidates := v_array_candidates * least(tag_counts[i] / v_total, 1.0);
+            END LOOP;
+            v_costs := v_costs || jsonb_build_object(
+                'tag_array', v_array_postings * 0.02 + v_array_candidates * 1.0);
+        END IF;
     END IF;
 
     -- What may run: the switches, the seed's thresholds, the candidate cap.
@@ -125,16 +156,18 @@ BEGIN
              ELSE true
            END
        AND (s = 'order_first'
-            OR (CASE WHEN match = 'any' THEN v_links ELSE rarest_count END)
-               <= v_cfg.seed_candidate_cap
+            OR (CASE WHEN s = 'tag_array' THEN v_array_candidates
+                     WHEN match = 'any' THEN v_links
+                     ELSE rarest_count END) <= v_cfg.seed_candidate_cap
             OR NOT v_cfg.enable_order_first);
     IF v_allowed IS NULL THEN  -- every tag-first strategy ruled out and order_first off
         v_allowed := ARRAY[CASE WHEN match = 'any' THEN 'tag_union' ELSE 'two_phase' END];
     END IF;
     SELECT s INTO strategy FROM unnest(v_allowed) AS s ORDER BY (v_costs ->> s)::float8, s LIMIT 1;
-    IF strategy <> 'two_phase' THEN
-        seed_tags := NULL;
-    END IF;
+    seed_tags := CASE coalesce(plan_for, strategy)
+                     WHEN 'two_phase' THEN coalesce(v_two_phase_seeds, tag_ids[1:1])
+                     WHEN 'tag_array' THEN coalesce(v_array_seeds, tag_ids)
+                 END;
     reason := format('cheapest of %s by estimate (%s); rarest tag on %s items, ~%s matches',
                      array_to_string(v_allowed, ', '),
                      (SELECT string_agg(format('%s %s ms', s, round(((v_costs ->> s)::numeric) / 1000, 2)),
@@ -148,5 +181,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery_plan(uuid[], text, text[], bigint, integer) IS
+COMMENT ON FUNCTION gallery_plan(uuid[], text, text[], bigint, integer, text) IS
     'The strategy gallery_page would run for these filters, with its inputs and reason';

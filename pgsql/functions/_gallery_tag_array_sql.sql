@@ -1,0 +1,42 @@
+CREATE OR REPLACE FUNCTION _gallery_tag_array_sql(
+    p_match text, p_sources text[], p_forward boolean, p_has_cursor boolean)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_keyset record;
+BEGIN
+    /*
+    Strategy tag_array (match all or any): the items of the seed tags from the
+    GIN index on content_items_all.tag_nos, then the page in page order.
+      all: the GIN index intersects the seed tags' items ($8, the rarest tags
+           whose reading pays for itself, chosen by gallery_plan); the other
+           tags ($7) are tested in each candidate row
+      any: the GIN index unites the tags' items ($7)
+    The candidates are MATERIALIZED, so that PostgreSQL cannot walk the
+    keyset index instead (its estimate for a rare tag is often far off);
+    scope and cursor are tested in the same rows; a top-N sort keeps a page.
+    Cost: the seed tags' GIN posting lists, then one heap row per candidate
+    (all: items carrying every seed tag; any: items carrying any tag), then
+    a sort of the candidates in scope.
+    */
+    SELECT * INTO v_keyset FROM _gallery_keyset_sql(p_forward, p_has_cursor);
+    RETURN format(
+        'WITH c AS MATERIALIZED ('
+        '    SELECT i.id::bigint AS item_id, i.source_type::text AS item_source,'
+        '           i.created_at::timestamptz AS item_created_at'
+        '      FROM content_items_all i'
+        '     WHERE %s AND %s AND %s)'
+        'SELECT c.item_id, c.item_source, c.item_created_at FROM c'
+        ' ORDER BY c.item_created_at %s, c.item_id %s'
+        ' LIMIT $5',
+        CASE WHEN p_match = 'any' THEN 'i.tag_nos && $7'
+             ELSE 'i.tag_nos @> $8 AND (i.tag_nos @> $7) IS TRUE' END,
+        _gallery_scope_sql(p_sources), v_keyset.keyset_predicate,
+        v_keyset.sort_direction, v_keyset.sort_direction);
+END
+$$;
+
+COMMENT ON FUNCTION _gallery_tag_array_sql(text, text[], boolean, boolean) IS
+    'Gallery strategy tag_array: candidates from the GIN index on tag_nos, then a page';
