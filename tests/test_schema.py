@@ -82,14 +82,20 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("content_items", "btree (created_at DESC, id DESC)"),
         ("content_items", "btree (creator_id, created_at DESC, id DESC)"),
         ("content_items", "btree (id)"),
-        ("content_items", "gin (tag_nos) WITH (fastupdate=off)"),
+        ("content_items", "gin (tag_nos) WITH (fastupdate='on', gin_pending_list_limit='1024')"),
         ("content_items_all", "btree (created_at DESC, id DESC)"),
         ("content_items_all", "btree (creator_id, created_at DESC, id DESC)"),
-        ("content_items_all", "gin (tag_nos) WITH (fastupdate=off)"),
+        (
+            "content_items_all",
+            "gin (tag_nos) WITH (fastupdate='on', gin_pending_list_limit='1024')",
+        ),
         ("content_items_auto", "btree (created_at DESC, id DESC)"),
         ("content_items_auto", "btree (creator_id, created_at DESC, id DESC)"),
         ("content_items_auto", "btree (id)"),
-        ("content_items_auto", "gin (tag_nos) WITH (fastupdate=off)"),
+        (
+            "content_items_auto",
+            "gin (tag_nos) WITH (fastupdate='on', gin_pending_list_limit='1024')",
+        ),
         ("content_tags", "btree (content_id, content_source, tag_id)"),
         ("content_tags", "btree (tag_id, content_source, content_id)"),
     ]

@@ -29,8 +29,11 @@ UPDATE content_items_all i
 RESET work_mem;
 
 SET LOCAL maintenance_work_mem = '512MB';
+-- New entries go to a pending list that is merged in bulk: writing the links of 12k
+-- items took 10.6 s this way and 17.5 s with fastupdate off (9.5 s without tag_nos
+-- at all). A GIN scan reads the pending list too: 1 MB bounds what it can add.
 CREATE INDEX content_items_all_tag_nos_idx ON content_items_all USING gin (tag_nos)
-    WITH (fastupdate = off);  -- no pending list: reads cost the same before and after a burst of writes
+    WITH (fastupdate = on, gin_pending_list_limit = 1024);
 RESET maintenance_work_mem;
 
 ALTER TABLE gallery_config ADD COLUMN enable_tag_array boolean NOT NULL DEFAULT true;
