@@ -13,9 +13,11 @@ BEGIN
     (each partition's index (created_at DESC, id DESC), merged), test each
     item's tags, stop at the page size ($5). Tags are $4, their numbers $7.
     With p_use_tag_array (gallery_config.enable_tag_array) the test reads the
-    item row the walk already holds: tag_nos @> $7 (all) or && $7 (any),
-    written as IS TRUE so that PostgreSQL cannot turn the walk into a GIN
-    scan. Without it, per item walked:
+    item row the walk already holds: tag_nos @> $7 (all) or && $7 (any).
+    gallery_page runs this query with sequential and bitmap scans off: the
+    walk is then the only plan left (left free, PostgreSQL read the whole
+    table and sorted it for a tag its own statistics called rare: 162 ms
+    instead of a walk of a few rows). Without it, per item walked:
       all: one probe of content_tags_pkey (content_id, content_source,
            tag_id = ANY (tags)), counting the tags it finds
       any: the same probe, stopping at the first tag found
@@ -36,7 +38,7 @@ BEGIN
         _gallery_scope_sql(p_sources), v_keyset.keyset_predicate,
         CASE WHEN p_k = 0 THEN 'true'
              WHEN p_use_tag_array THEN
-                 format('(i.tag_nos %s $7) IS TRUE', CASE WHEN p_match = 'any' THEN '&&' ELSE '@>' END)
+                 format('i.tag_nos %s $7', CASE WHEN p_match = 'any' THEN '&&' ELSE '@>' END)
              ELSE format('%s (SELECT 1 FROM unnest($4) AS t(tag) WHERE %s (SELECT 1'
                          ' FROM content_tags ct WHERE ct.content_id = i.id'
                          ' AND ct.content_source = i.source_type AND ct.tag_id = t.tag))',

@@ -12,6 +12,8 @@ RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = public, pg_temp
 SET work_mem = '64MB'
+SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for the call
+SET enable_bitmapscan = on
 SET jit = off  -- compiling a page's query costs more than running it
 AS $$
 DECLARE
@@ -27,7 +29,7 @@ BEGIN
     */
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
-    PERFORM set_config('work_mem', v_req.max_work_mem_mb || 'MB', true);  -- this call only
+    PERFORM _gallery_apply_settings(v_req.strategy, v_req.max_work_mem_mb);  -- this call only
     RETURN NEXT format('strategy: %s (%s)', v_req.strategy, v_req.reason);
     RETURN NEXT format('tags: %s (rarest first), rarest on %s items, ~%s candidates',
                        v_req.k, v_req.rarest_count, v_req.estimated_candidates);

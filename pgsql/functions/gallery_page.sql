@@ -15,6 +15,8 @@ RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id b
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = public, pg_temp
 SET work_mem = '64MB'
+SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for the call
+SET enable_bitmapscan = on
 SET jit = off  -- compiling a page's query costs more than running it
 AS $$
 #variable_conflict use_column
@@ -46,7 +48,7 @@ BEGIN
     */
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
-    PERFORM set_config('work_mem', v_req.max_work_mem_mb || 'MB', true);  -- this call only
+    PERFORM _gallery_apply_settings(v_req.strategy, v_req.max_work_mem_mb);  -- this call only
 
     -- the page's keys in page order, whichever way the strategy walked; none
     -- when a tag does not exist (all) or none does (any)

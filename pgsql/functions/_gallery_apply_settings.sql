@@ -1,0 +1,27 @@
+CREATE OR REPLACE FUNCTION _gallery_apply_settings(p_strategy text, p_work_mem_mb integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    /*
+    Contract: the planner settings a strategy's query runs with, set with
+    set_config(..., is_local => true). Only for gallery_page and
+    gallery_explain, whose SET clauses name work_mem, enable_seqscan and
+    enable_bitmapscan, so that PostgreSQL restores the caller's values when
+    they return: nothing leaks into the session.
+      work_mem          gallery_config.max_work_mem_mb
+      order_first       sequential and bitmap scans off: the walk in keyset
+                        order is the only plan left (see _gallery_order_first_sql)
+    Cost: none.
+    */
+    PERFORM set_config('work_mem', p_work_mem_mb || 'MB', true);
+    IF p_strategy = 'order_first' THEN
+        PERFORM set_config('enable_seqscan', 'off', true);
+        PERFORM set_config('enable_bitmapscan', 'off', true);
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION _gallery_apply_settings(text, integer) IS
+    'Internal: work_mem and plan shape settings for one gallery_page call';
