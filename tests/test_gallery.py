@@ -430,7 +430,6 @@ def test_planner_picks_by_cardinality(conn: psycopg.Connection) -> None:
     rare = plan_of(conn, [TAGS[0], TAGS[12]])  # tag13 is on ~3% of items
     assert rare["strategy"] == "tag_array"
     assert str(rare["tag_ids"][0]) == TAGS[12] and rare["rarest_count"] == min(rare["tag_counts"])
-    assert [str(t) for t in rare["seed_tags"]] == [TAGS[12]]  # the dense tag is tested per row
     assert plan_of(conn, [TAGS[12], TAGS[13]], "any")["strategy"] == "tag_array"
     assert plan_of(conn, TAGS[:2], "any")["strategy"] == "order_first"
     many = plan_of(conn, [TAGS[11], *TAGS[:5]])

@@ -6,8 +6,7 @@ RETURNS TABLE (tags uuid[], sources text[], filter_hash text,
                strategy text, forced boolean, k integer, rarest_count bigint,
                estimated_candidates bigint, seed_tags uuid[], reason text,
                cursor_secret text, telemetry_sample_rate double precision,
-               max_work_mem_mb integer, use_tag_array boolean, tag_nos integer[],
-               seed_nos integer[])
+               max_work_mem_mb integer, use_tag_array boolean, tag_nos integer[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
@@ -124,9 +123,8 @@ BEGIN
     -- does not exist leaves NULL: nothing can match
     IF k > 0 THEN
         SELECT CASE WHEN p_match = 'all' AND count(*) < k THEN NULL
-                    ELSE coalesce(array_agg(t.tag_no ORDER BY t.tag_no), '{}') END,
-               array_agg(t.tag_no ORDER BY t.tag_no) FILTER (WHERE t.id = ANY (seed_tags))
-          INTO tag_nos, seed_nos
+                    ELSE coalesce(array_agg(t.tag_no ORDER BY t.tag_no), '{}') END
+          INTO tag_nos
           FROM tags t
          WHERE t.id = ANY (tags);
     END IF;

@@ -10,8 +10,7 @@ AS $$
     item_source, item_created_at) in page order, with parameters
       $1 viewer_id, $2 cursor created_at, $3 cursor id, $4 tags (rarest
       first), $5 page size, $6 seed tags (two_phase), $7 the tags' numbers
-      (tags.tag_no; NULL under 'all' when a tag does not exist), $8 the
-      numbers of the seed tags (tag_array).
+      (tags.tag_no).
     The text comes from constants only; every value is a parameter
     (EXECUTE ... USING), planned for the values of each call.
     Cost: none (builds text).

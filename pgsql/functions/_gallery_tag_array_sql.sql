@@ -8,18 +8,17 @@ DECLARE
     v_keyset record;
 BEGIN
     /*
-    Strategy tag_array (match all or any): the items of the seed tags from the
-    GIN index on content_items_all.tag_nos, then the page in page order.
-      all: the GIN index intersects the seed tags' items ($8, the rarest tags
-           whose reading pays for itself, chosen by gallery_plan); the other
-           tags ($7) are tested in each candidate row
-      any: the GIN index unites the tags' items ($7)
+    Strategy tag_array (match all or any): the items of the tags ($7) from
+    the GIN index on content_items_all.tag_nos, then the page in page order.
+      all: tag_nos @> $7; the GIN scan steps through the rarest tag's
+           postings and skips ahead in the others' (no full read of a
+           popular tag's list)
+      any: tag_nos && $7, the union of the tags' postings
     The candidates are MATERIALIZED, so that PostgreSQL cannot walk the
     keyset index instead (its estimate for a rare tag is often far off);
     scope and cursor are tested in the same rows; a top-N sort keeps a page.
-    Cost: the seed tags' GIN posting lists, then one heap row per candidate
-    (all: items carrying every seed tag; any: items carrying any tag), then
-    a sort of the candidates in scope.
+    Cost: all: about the rarest tag's postings times K; any: the tags'
+    postings; then one heap row per match and a top-N sort of those in scope.
     */
     SELECT * INTO v_keyset FROM _gallery_keyset_sql(p_forward, p_has_cursor);
     RETURN format(
@@ -31,8 +30,7 @@ BEGIN
         'SELECT c.item_id, c.item_source, c.item_created_at FROM c'
         ' ORDER BY c.item_created_at %s, c.item_id %s'
         ' LIMIT $5',
-        CASE WHEN p_match = 'any' THEN 'i.tag_nos && $7'
-             ELSE 'i.tag_nos @> $8 AND (i.tag_nos @> $7) IS TRUE' END,
+        CASE WHEN p_match = 'any' THEN 'i.tag_nos && $7' ELSE 'i.tag_nos @> $7' END,
         _gallery_scope_sql(p_sources), v_keyset.keyset_predicate,
         v_keyset.sort_direction, v_keyset.sort_direction);
 END

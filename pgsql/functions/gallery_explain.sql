@@ -38,7 +38,7 @@ BEGIN
     RETURN QUERY EXECUTE format('EXPLAIN (%s) %s',
                                 CASE WHEN measure THEN 'ANALYZE, BUFFERS' ELSE 'COSTS' END, v_sql)
         USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
-              v_req.seed_tags, v_req.tag_nos, v_req.seed_nos;
+              v_req.seed_tags, v_req.tag_nos;
 END
 $$;
 

@@ -60,7 +60,7 @@ BEGIN
                                              v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array))
            INTO v_ids, v_item_sources
           USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
-                v_req.seed_tags, v_req.tag_nos, v_req.seed_nos;
+                v_req.seed_tags, v_req.tag_nos;
     END IF;
 
     RETURN QUERY

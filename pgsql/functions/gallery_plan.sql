@@ -24,9 +24,6 @@ DECLARE
     v_costs jsonb;
     v_allowed text[];
     v_two_phase_seeds uuid[];
-    v_array_seeds uuid[];
-    v_array_candidates double precision;
-    v_array_postings double precision;
 BEGIN
     /*
     Contract: which strategy gallery_page runs for these filters, and why.
@@ -45,11 +42,9 @@ BEGIN
     off). two_phase seeds with the two rarest tags when K >=
     two_phase_min_k_for_dual_seed and the rarest is on more than
     two_phase_dual_seed_floor items. tag_array (and order_first's array
-    test) only with enable_tag_array; tag_array seeds the GIN index with the
-    rarest tag and each next rarest whose posting list costs less to read
-    than the candidate rows it is expected to spare. plan_for, when given,
-    is the strategy to plan for (gallery_page's forced strategy): its seeds
-    are returned whatever the cheapest would be.
+    test) only with enable_tag_array. plan_for, when given, is the strategy
+    to plan for (gallery_page's forced strategy): its seeds are returned
+    whatever the cheapest would be.
     Cost: one index probe per tag into tag_cardinality_stats.
     */
     SELECT * INTO v_cfg FROM gallery_config;
@@ -95,8 +90,9 @@ BEGIN
     -- scale (docs/planner.md): walking one item with its first probe ~1.5,
     -- testing its tag_nos instead ~1.0; one more primary-key probe ~3.5; one
     -- link read ~0.5, read and grouped ~0.8; one seed's range count ~15; one
-    -- candidate looked up ~7; one GIN posting read ~0.02; one candidate row
-    -- read from the heap ~1.0.
+    -- candidate looked up ~7; one GIN posting read ~0.02; for all, the GIN
+    -- scan steps through the rarest tag's postings and skips to them in the
+    -- others' (~0.05 per posting and tag); one matching row read ~1.0.
     v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
     IF match = 'any' THEN
         v_density := least(1.0, v_links / v_total);
@@ -109,7 +105,6 @@ BEGIN
         IF v_cfg.enable_tag_array THEN
             v_costs := v_costs || jsonb_build_object(
                 'tag_array', v_links * 0.02 + estimated_candidates * 1.0);
-            v_array_candidates := estimated_candidates;
         END IF;
     ELSE
         SELECT exp(sum(ln(greatest(least(n / v_total, 1.0), 1e-12)))) INTO v_density
@@ -129,18 +124,8 @@ BEGIN
                               ELSE rarest_count * 15 END
                          + estimated_candidates * 7);
         IF v_cfg.enable_tag_array THEN
-            v_array_seeds := tag_ids[1:1];
-            v_array_postings := rarest_count;
-            v_array_candidates := rarest_count;
-            FOR i IN 2 .. k LOOP
-                EXIT WHEN tag_counts[i] * 0.02
-                          >= v_array_candidates * (1 - least(tag_counts[i] / v_total, 1.0));
-                v_array_seeds := v_array_seeds || tag_ids[i];
-                v_array_postings := v_array_postings + tag_counts[i];
-                v_array_candidates := v_array_candidates * least(tag_counts[i] / v_total, 1.0);
-            END LOOP;
             v_costs := v_costs || jsonb_build_object(
-                'tag_array', v_array_postings * 0.02 + v_array_candidates * 1.0);
+                'tag_array', rarest_count * 0.05 * k + estimated_candidates * 1.0);
         END IF;
     END IF;
 
@@ -156,18 +141,15 @@ BEGIN
              ELSE true
            END
        AND (s = 'order_first'
-            OR (CASE WHEN s = 'tag_array' THEN v_array_candidates
-                     WHEN match = 'any' THEN v_links
-                     ELSE rarest_count END) <= v_cfg.seed_candidate_cap
+            OR (CASE WHEN match = 'any' THEN v_links ELSE rarest_count END)
+               <= v_cfg.seed_candidate_cap
             OR NOT v_cfg.enable_order_first);
     IF v_allowed IS NULL THEN  -- every tag-first strategy ruled out and order_first off
         v_allowed := ARRAY[CASE WHEN match = 'any' THEN 'tag_union' ELSE 'two_phase' END];
     END IF;
     SELECT s INTO strategy FROM unnest(v_allowed) AS s ORDER BY (v_costs ->> s)::float8, s LIMIT 1;
-    seed_tags := CASE coalesce(plan_for, strategy)
-                     WHEN 'two_phase' THEN coalesce(v_two_phase_seeds, tag_ids[1:1])
-                     WHEN 'tag_array' THEN coalesce(v_array_seeds, tag_ids)
-                 END;
+    seed_tags := CASE WHEN coalesce(plan_for, strategy) = 'two_phase'
+                      THEN coalesce(v_two_phase_seeds, tag_ids[1:1]) END;
     reason := format('cheapest of %s by estimate (%s); rarest tag on %s items, ~%s matches',
                      array_to_string(v_allowed, ', '),
                      (SELECT string_agg(format('%s %s ms', s, round(((v_costs ->> s)::numeric) / 1000, 2)),
