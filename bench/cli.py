@@ -3,8 +3,11 @@ how; nothing here runs in the test suite except a small-scale smoke run."""
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -12,6 +15,7 @@ import psycopg
 import psycopg.sql
 from rich.progress import Progress
 
+from bench import run as bench_run
 from bench.generate import DATASETS, generate
 from bench.reference import create_reference_database
 from pydeploy import api
@@ -172,94 +176,45 @@ def demo_command(scale: float) -> None:
     click.echo(f'\ntry it: psql "{dsn}"')
 
 
-RARE_TAGS = {"bench-rare-50": 50, "bench-rare-500": 500, "bench-rare-5000": 5000}
-
-STRATEGIES = {
-    "all": ["order_first", "self_join", "group_having", "two_phase"],
-    "any": ["order_first", "tag_union"],
-}
-
-
-TIMEOUT_MS = 10_000
-
-
-def _server_ms(conn: psycopg.Connection, query: str, params: dict[str, object]) -> float:
-    """Execution time of one query as the server measured it (EXPLAIN ANALYZE);
-    infinity past TIMEOUT_MS."""
-    try:
-        plan = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", params).fetchone()[0]
-    except psycopg.errors.QueryCanceled:
-        return float("inf")
-    return float(plan[0]["Execution Time"])
-
-
-def _cell(ms: float) -> str:
-    return f"> {TIMEOUT_MS:,}" if ms == float("inf") else f"{ms:.2f}"
-
-
-@main.command("strategies")
+@main.command("run")
 @click.option(
     "--dsn", help="A database with the package applied and data (default: bench_reference)."
 )
-@click.option("--runs", default=7, show_default=True, help="Warm runs per measurement.")
-def strategies_command(dsn: str | None, runs: int) -> None:
-    """Median server time of every strategy, forced, and of the planner's choice, for a
-    popular tag, rare tags and K = 5; adds three rare tags (50, 500, 5,000 items) first."""
+@click.option("--dataset-label", help="Name of the outputs (default: the database's name).")
+@click.option("--runs", default=15, show_default=True, help="Timed runs per measurement.")
+@click.option(
+    "--out",
+    default=Path("bench/results"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--rebuild-baselines", is_flag=True, help="Rebuild bench_gin and bench_rum.")
+@click.option("--seed", default=1, show_default=True, help="Picks the viewer and the K tags.")
+def run_command(
+    dsn: str | None,
+    dataset_label: str | None,
+    runs: int,
+    out: Path,
+    rebuild_baselines: bool,
+    seed: int,
+) -> None:
+    """Every query class through gallery_page (planner's pick and each strategy forced)
+    and the four baselines, with result equality checked; writes <out>/<label>.json,
+    .md and .png and prints the markdown. Exit 1 when a page differed or a query failed."""
     dsn = dsn or psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname="bench_reference")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"SET statement_timeout = {TIMEOUT_MS}")
-        for name, count in RARE_TAGS.items():
-            if conn.execute("SELECT 1 FROM tags WHERE name = %s", (name,)).fetchone():
-                continue
-            tag = conn.execute(
-                "INSERT INTO tags (id, name) VALUES (md5(%s)::uuid, %s) RETURNING id", (name, name)
-            ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO content_tags SELECT id, source_type, %s FROM content_items_all"
-                " ORDER BY hashint8(id) LIMIT %s",
-                (tag, count),
-            )
-        conn.execute("SET statement_timeout = 0")
-        conn.execute("SELECT gallery_stats_refresh()")
-        conn.execute("ANALYZE content_tags")
-        conn.execute(f"SET statement_timeout = {TIMEOUT_MS}")
-        by_name = dict(conn.execute("SELECT name, id FROM tags").fetchall())
-        popular = [
-            r[0]
-            for r in conn.execute("SELECT tag_id FROM popular_tags(5) ORDER BY item_count DESC")
-        ]
-        classes = {
-            "1 popular tag": ([popular[0]], "all"),
-            "1 rare tag (500 items)": ([by_name["bench-rare-500"]], "all"),
-            "popular + rare (50)": ([popular[0], by_name["bench-rare-50"]], "all"),
-            "K = 5 popular": (popular[:5], "all"),
-            "K = 5, one rare (5,000)": ([*popular[:4], by_name["bench-rare-5000"]], "all"),
-            "ANY of 3 rare": ([by_name[n] for n in RARE_TAGS], "any"),
-        }
-        query = (
-            "SELECT * FROM gallery_page(tags => %(tags)s::uuid[], match => %(match)s,"
-            " sources => '{community-regular,community-auto}', strategy => %(strategy)s)"
-        )
-        click.echo(
-            "| class | planner's pick | "
-            + " | ".join(sorted({s for v in STRATEGIES.values() for s in v}))
-            + " |"
-        )
-        columns = sorted({s for v in STRATEGIES.values() for s in v})
-        click.echo("|---" * (len(columns) + 2) + "|")
-        for label, (tags, match) in classes.items():
-            cells = {}
-            for strategy in [None, *STRATEGIES[match]]:
-                params = {"tags": [str(t) for t in tags], "match": match, "strategy": strategy}
-                _server_ms(conn, query, params)  # warm-up, not counted
-                times = sorted(_server_ms(conn, query, params) for _ in range(runs))
-                cells[strategy] = times[len(times) // 2]
-            pick = conn.execute(
-                "SELECT strategy FROM gallery_plan(%s::uuid[], %s,"
-                " '{community-regular,community-auto}')",
-                ([str(t) for t in tags], match),
-            ).fetchone()[0]
-            row = [f"{pick} {_cell(cells[None])}"] + [
-                _cell(cells[s]) if s in cells else "-" for s in columns
-            ]
-            click.echo(f"| {label} | " + " | ".join(row) + " |")
+    label = dataset_label or psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "bench"
+    report = bench_run.run(
+        dsn,
+        label=str(label),
+        runs=runs,
+        seed=seed,
+        rebuild_baselines=rebuild_baselines,
+        command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+    )
+    paths = bench_run.write_outputs(report, out)
+    click.echo(paths["md"].read_text())
+    click.echo("written: " + ", ".join(str(p) for p in paths.values()), err=True)
+    for problem in [*report.mismatches, *report.errors]:
+        click.echo(f"FAILED: {problem}", err=True)
+    if report.mismatches or report.errors:
+        raise SystemExit(1)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from bench.cli import main
+from bench.run import approaches, class_approaches
+from bench.workload import QueryClass
 
 
-def test_backfill_and_strategies_benches_run(blank_dsn: str) -> None:
+def test_backfill_and_run_benches(blank_dsn: str, tmp_path: Path) -> None:
     runner = CliRunner()
 
     backfill = runner.invoke(main, ["backfill", "--dsn", blank_dsn, "--scale", "0.002"])
@@ -17,7 +22,25 @@ def test_backfill_and_strategies_benches_run(blank_dsn: str) -> None:
     again = runner.invoke(main, ["backfill", "--dsn", blank_dsn, "--reuse"])
     assert again.exit_code == 0 and "verify OK" in again.output, again.output
 
-    strategies = runner.invoke(main, ["strategies", "--dsn", blank_dsn, "--runs", "1"])
-    assert strategies.exit_code == 0, strategies.output
-    rows = [line for line in strategies.output.splitlines() if line.startswith("| ")]
-    assert len(rows) == 1 + 6  # header and one row per query class
+    args = ["run", "--dsn", blank_dsn, "--runs", "1", "--out", str(tmp_path)]
+    bench = runner.invoke(main, [*args, "--dataset-label", "smoke"])
+    assert bench.exit_code == 0, bench.output
+    report = json.loads((tmp_path / "smoke.json").read_text())
+    assert (tmp_path / "smoke.md").read_text().startswith("# Bench run: smoke")
+    assert (tmp_path / "smoke.png").stat().st_size > 0
+    assert report["mismatches"] == [] and report["errors"] == []
+    assert report["approaches"] == approaches()
+    assert len(report["classes"]) == 13
+    for entry in report["classes"]:
+        query_class = QueryClass(
+            entry["label"], tuple(entry["tags"]), entry["match"], tuple(entry["sources"]), 0
+        )
+        assert list(entry["results"]) == class_approaches(query_class), entry["label"]
+        assert all(r["status"] == "ok" for r in entry["results"].values()), entry["label"]
+    assert report["insert"]["tags"] == 75 and report["deploy"]["noop_s"] is not None
+
+    rerun = runner.invoke(main, [*args, "--dataset-label", "again"])  # baselines kept
+    assert rerun.exit_code == 0, rerun.output
+    assert not any(
+        b["rebuilt"] for b in json.loads((tmp_path / "again.json").read_text())["baselines"]
+    )

@@ -1,0 +1,725 @@
+"""The bench runner: every query class through every approach, timed by the server.
+
+Approaches: ``planner`` (gallery_page, the planner's pick), each of gallery_page's
+strategies forced by name, and the four baselines of :mod:`bench.baselines`.
+For each class and approach: a warm-up that fetches the page (its rows are
+checked against the other approaches'), then N runs timed by the server:
+planning + execution of ``EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON)`` (per-node
+timing off, so the instrumentation does not inflate large scans; the totals
+are still measured). A statement past TIMEOUT_MS is cancelled and recorded as a
+timeout; past SLOW_WARMUP_S of warm-up only SLOW_RUNS runs are taken.
+
+Pages after the first are reached the way each approach pages: gallery_page
+follows row cursors (walked once, with the planner's pick or, when a page of
+that walk times out, with the next strategy; every gallery_page approach then
+reads the target page from that cursor, as any gallery_page call may),
+after/gin/rum follow their own keyset from their own previous page, before
+jumps with OFFSET.
+
+Also measured: an insert of one item with INSERT_TAGS tags through the parent
+(rows deleted afterwards), gallery_stats_refresh(), gallery_plan alone (the
+planner's overhead), and pydeploy apply (a no-op on the data database, a full
+deploy on a fresh one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from rich.console import Console
+from rich.progress import Progress
+
+from bench import baselines
+from bench.baselines import Keyset, Query
+from bench.workload import PAGE_SIZE, QueryClass, choose_classes
+from pydeploy import api
+
+# gallery_page's strategies that the bench forces by name, per match (one list: it grows
+# with the package). Without tags only TAGLESS_STRATEGY applies.
+STRATEGIES: dict[str, tuple[str, ...]] = {
+    "all": ("order_first", "self_join", "group_having", "two_phase"),
+    "any": ("order_first", "tag_union"),
+}
+TAGLESS_STRATEGY = "order_first"
+PLANNER = "planner"
+
+TIMEOUT_MS = 10_000
+SLOW_WARMUP_S = 1.0
+SLOW_RUNS = 3
+INSERT_TAGS = 75
+INSERT_RUNS = 20
+STATS_REFRESH_RUNS = 3
+
+Row = tuple[Any, ...]  # id, source_type, created_at[, row_cursor]
+
+
+def approaches() -> list[str]:
+    """Every approach, in report order."""
+    strategies = dict.fromkeys(s for names in STRATEGIES.values() for s in names)
+    return [PLANNER, *strategies, *baselines.BASELINES]
+
+
+def class_approaches(qc: QueryClass) -> list[str]:
+    """The approaches that apply to a class."""
+    forced = STRATEGIES[qc.match] if qc.tags else (TAGLESS_STRATEGY,)
+    return [PLANNER, *forced, *baselines.BASELINES]
+
+
+# ---------------------------------------------------------------------------- timing
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between order statistics; a timeout counts as infinity."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low, high = ordered[math.floor(position)], ordered[math.ceil(position)]
+    return low if low == high else low + (high - low) * (position - math.floor(position))
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class Measurement:
+    """One approach on one class: warm-up, timed runs (None = timeout), the page's keys."""
+
+    status: str = "ok"  # ok | timeout | error
+    warmup_ms: float | None = None
+    runs_ms: list[float | None] = field(default_factory=list)
+    rows: list[tuple[str, int]] = field(default_factory=list)
+    error: str | None = None
+
+    def _stat(self, q: float) -> float | None:
+        if self.status != "ok" or not self.runs_ms:
+            return None
+        return _finite(_quantile([math.inf if r is None else r for r in self.runs_ms], q))
+
+    @property
+    def median_ms(self) -> float | None:
+        return self._stat(0.5)
+
+    @property
+    def p95_ms(self) -> float | None:
+        return self._stat(0.95)
+
+    @property
+    def max_ms(self) -> float | None:
+        return self._stat(1.0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            **asdict(self),
+            "rows": [list(r) for r in self.rows],
+            "median_ms": self.median_ms,
+            "p95_ms": self.p95_ms,
+            "max_ms": self.max_ms,
+        }
+
+
+def _server_ms(conn: psycopg.Connection, query: Query) -> float | None:
+    """Planning + execution time of one statement as the server measured it; None
+    when cancelled by the statement timeout."""
+    statement, params = query
+    try:
+        plan = conn.execute(
+            sql.SQL("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {}").format(statement), params
+        ).fetchone()[0][0]
+    except psycopg.errors.QueryCanceled:
+        return None
+    return float(plan["Planning Time"]) + float(plan["Execution Time"])
+
+
+def _median_server_ms(conn: psycopg.Connection, query: Query, runs: int) -> float | None:
+    times = [_server_ms(conn, query) for _ in range(runs)]
+    return _finite(_quantile([math.inf if t is None else t for t in times], 0.5))
+
+
+@contextmanager
+def _statement_timeout(conn: psycopg.Connection, ms: int) -> Iterator[None]:
+    conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(ms)))
+    try:
+        yield
+    finally:
+        conn.execute("RESET statement_timeout")
+
+
+# ---------------------------------------------------------------------------- approaches
+
+
+def gallery_page_query(qc: QueryClass, cursor: str | None, strategy: str | None) -> Query:
+    query = sql.SQL(
+        "SELECT id, source_type, created_at, row_cursor FROM gallery_page("
+        "%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer, %(match)s::text,"
+        " %(sources)s::text[], %(viewer)s::bigint, 'next', %(strategy)s::text)"
+    )
+    return query, {
+        "tags": list(qc.tags) or None,
+        "cursor": cursor,
+        "page_size": PAGE_SIZE,
+        "match": qc.match,
+        "sources": list(qc.sources),
+        "viewer": qc.viewer_id,
+        "strategy": strategy,
+    }
+
+
+@dataclass
+class Pager:
+    """How an approach reads a page at a position, and where the next page starts.
+    A pager with ``seek`` jumps to a page number instead of walking."""
+
+    query: Callable[[object], Query]
+    advance: Callable[[list[Row]], object] = lambda rows: None
+    seek: Callable[[int], object] | None = None
+
+
+def _keyset(rows: list[Row]) -> Keyset:
+    return rows[-1][2], rows[-1][0]
+
+
+def _pagers(conn: psycopg.Connection, qc: QueryClass, rum_anchor: datetime) -> dict[str, Pager]:
+    gin = baselines.array_baseline(conn, baselines.GIN_SCHEMA)
+    rum = baselines.array_baseline(conn, baselines.RUM_SCHEMA)
+    gin_nos = gin.tag_numbers(conn, qc.tags)
+    rum_nos = rum.tag_numbers(conn, qc.tags)
+
+    def gallery(strategy: str | None) -> Pager:
+        return Pager(lambda cursor: gallery_page_query(qc, cursor, strategy), lambda r: r[-1][3])
+
+    pagers = {
+        name: gallery(None if name == PLANNER else name)
+        for name in class_approaches(qc)
+        if name not in baselines.BASELINES
+    }
+    pagers["before"] = Pager(lambda page: baselines.before_query(qc, page), seek=lambda p: p)
+    pagers["after"] = Pager(lambda keyset: baselines.after_query(qc, keyset), _keyset)
+    pagers["gin"] = Pager(lambda keyset: baselines.gin_query(gin, qc, keyset, gin_nos), _keyset)
+    pagers["rum"] = Pager(
+        lambda keyset: baselines.rum_query(
+            rum, qc, keyset, rum_nos, rum_anchor if keyset is None else keyset[0]
+        ),
+        _keyset,
+    )
+    return pagers
+
+
+class PagingTimeout(Exception):
+    """A page before the measured one was cancelled by the statement timeout."""
+
+
+def _position(conn: psycopg.Connection, pager: Pager, page: int) -> object:
+    """Where the pager's page number ``page`` starts (walking the pages before it)."""
+    if pager.seek is not None:
+        return pager.seek(page)
+    position: object = None
+    for _ in range(page - 1):
+        statement, params = pager.query(position)
+        try:
+            rows = conn.execute(statement, params).fetchall()
+        except psycopg.errors.QueryCanceled as exc:
+            raise PagingTimeout from exc
+        if rows:  # past the last page every page is empty: stay there
+            position = pager.advance(rows)
+    return position
+
+
+def _measure(conn: psycopg.Connection, query: Query, runs: int) -> Measurement:
+    statement, params = query
+    started = time.perf_counter()
+    try:
+        rows = conn.execute(statement, params).fetchall()
+    except psycopg.errors.QueryCanceled:
+        return Measurement(status="timeout")
+    warmup = time.perf_counter() - started
+    taken = min(runs, SLOW_RUNS) if warmup > SLOW_WARMUP_S else runs
+    return Measurement(
+        warmup_ms=warmup * 1000,
+        runs_ms=[_server_ms(conn, query) for _ in range(taken)],
+        rows=[(r[1], int(r[0])) for r in rows],
+    )
+
+
+@dataclass
+class ClassResult:
+    query_class: QueryClass
+    pick: str
+    plan_ms: float | None
+    results: dict[str, Measurement]
+
+    def as_dict(self) -> dict[str, object]:
+        qc = self.query_class
+        return {
+            "label": qc.label,
+            "tags": [str(t) for t in qc.tags],
+            "match": qc.match,
+            "sources": list(qc.sources),
+            "viewer_id": qc.viewer_id,
+            "page": qc.page,
+            "pick": self.pick,
+            "plan_ms": self.plan_ms,
+            "results": {name: m.as_dict() for name, m in self.results.items()},
+        }
+
+
+def _plan_query(qc: QueryClass) -> Query:
+    return sql.SQL(
+        "SELECT * FROM gallery_plan(%(tags)s::uuid[], %(match)s::text, %(sources)s::text[],"
+        " %(viewer)s::bigint, %(page_size)s::integer)"
+    ), {
+        "tags": list(qc.tags) or None,
+        "match": qc.match,
+        "sources": list(qc.sources),
+        "viewer": qc.viewer_id,
+        "page_size": PAGE_SIZE,
+    }
+
+
+def measure_class(
+    conn: psycopg.Connection,
+    qc: QueryClass,
+    runs: int,
+    rum_anchor: datetime,
+    step: Callable[[str], None],
+) -> ClassResult:
+    """Every applicable approach on one class; the gallery_page approaches share one
+    walk of cursors to the target page (see the module doc)."""
+    statement, params = _plan_query(qc)
+    pick = conn.execute(
+        sql.SQL("SELECT strategy FROM ({}) AS p").format(statement), params
+    ).fetchone()[0]
+    plan_ms = _median_server_ms(conn, _plan_query(qc), runs)
+    pagers = _pagers(conn, qc, rum_anchor)
+    results: dict[str, Measurement] = {}
+    cursor: list[object] = []  # the gallery_page cursor to the page, once one walk reached it
+    for name, pager in pagers.items():
+        step(f"{qc.label}: {name}")
+        gallery = name not in baselines.BASELINES
+        try:
+            if gallery and cursor:
+                position = cursor[0]
+            else:
+                position = _position(conn, pager, qc.page)
+                if gallery:
+                    cursor.append(position)
+            results[name] = _measure(conn, pager.query(position), runs)
+        except PagingTimeout:
+            results[name] = Measurement(status="timeout", error="a page before it timed out")
+        except psycopg.Error as exc:
+            results[name] = Measurement(status="error", error=str(exc).strip())
+    return ClassResult(qc, pick, plan_ms, results)
+
+
+def mismatches(result: ClassResult) -> list[dict[str, object]]:
+    """Approaches whose page differs from the planner's (or the first answered one's)."""
+    answered = {n: m for n, m in result.results.items() if m.status == "ok"}
+    if not answered:
+        return []
+    reference = PLANNER if PLANNER in answered else next(iter(answered))
+    expected = answered[reference].rows
+    return [
+        {
+            "class": result.query_class.label,
+            "approach": name,
+            "reference": reference,
+            "expected": [list(r) for r in expected],
+            "got": [list(r) for r in m.rows],
+        }
+        for name, m in answered.items()
+        if m.rows != expected
+    ]
+
+
+# ---------------------------------------------------------------------------- the rest
+
+
+def measure_insert(conn: psycopg.Connection, viewer: int, runs: int = INSERT_RUNS) -> dict:
+    """One item with INSERT_TAGS tags through content_items_all and its content_tags
+    rows, in one transaction (all triggers included); the items are deleted after."""
+    tags = [r[0] for r in conn.execute("SELECT id FROM tags ORDER BY id LIMIT %s", (INSERT_TAGS,))]
+    item = sql.SQL(
+        "INSERT INTO content_items_all (id, title, content_type, creator_id, source_type,"
+        " is_private, created_at) VALUES (%(id)s, 'bench insert', 'image', %(viewer)s,"
+        " 'items', false, now())"
+    )
+    links = sql.SQL(
+        "INSERT INTO content_tags (content_id, content_source, tag_id)"
+        " SELECT %(id)s, 'items', t FROM unnest(%(tags)s::uuid[]) AS t"
+    )
+    server, wall, ids = [], [], []
+    try:
+        for _ in range(runs):
+            started = time.perf_counter()
+            with conn.transaction():
+                (item_id,) = conn.execute(
+                    "SELECT nextval(pg_get_serial_sequence('content_items_all', 'id'))"
+                ).fetchone()
+                ids.append(item_id)
+                params = {"id": item_id, "viewer": viewer, "tags": tags}
+                times = [_server_ms(conn, (item, params)), _server_ms(conn, (links, params))]
+            wall.append((time.perf_counter() - started) * 1000)
+            server.append(sum(t for t in times if t is not None))
+    finally:
+        conn.execute(
+            "DELETE FROM content_items_all WHERE source_type = 'items' AND id = ANY (%s)", (ids,)
+        )
+    return {
+        "tags": len(tags),
+        "runs": runs,
+        "server_median_ms": _quantile(server, 0.5),
+        "transaction_median_ms": _quantile(wall, 0.5),
+    }
+
+
+def measure_stats_refresh(conn: psycopg.Connection, runs: int = STATS_REFRESH_RUNS) -> dict:
+    query = (sql.SQL("SELECT gallery_stats_refresh()"), {})
+    return {"runs": runs, "median_ms": _median_server_ms(conn, query, runs)}
+
+
+def measure_deploy(dsn: str) -> dict[str, object]:
+    """pydeploy apply: a no-op on the data database (skipped when it would change
+    something: the bench never deploys to its data), a full deploy on a fresh one."""
+    result: dict[str, object] = {}
+    pending = api.apply(dsn, dry_run=True)
+    if pending.changed:
+        result["noop_s"] = None
+        result["noop_skipped"] = "the database is not in sync with the package's SQL"
+    else:
+        started = time.perf_counter()
+        api.apply(dsn)
+        result["noop_s"] = time.perf_counter() - started
+    database = f"runner_deploy_{os.getpid()}"
+    name = sql.Identifier(database)
+    fresh = psycopg.conninfo.make_conninfo(dsn, dbname=database)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    try:
+        started = time.perf_counter()
+        api.apply(fresh)
+        result["fresh_s"] = time.perf_counter() - started
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(name))
+    return result
+
+
+def machine_info(conn: psycopg.Connection) -> dict[str, object]:
+    settings = conn.execute(
+        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY (%s)",
+        (
+            [
+                "shared_buffers",
+                "work_mem",
+                "effective_cache_size",
+                "jit",
+                "max_parallel_workers_per_gather",
+                "random_page_cost",
+            ],
+        ),
+    ).fetchall()
+    return {
+        "cores": os.cpu_count(),
+        "ram_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": conn.execute("SELECT version()").fetchone()[0],
+        "settings": dict(settings),
+    }
+
+
+def data_info(conn: psycopg.Connection) -> dict[str, object]:
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM content_items),"
+        "       (SELECT count(*) FROM content_items_auto),"
+        "       (SELECT sum(cardinality) FROM tag_cardinality_stats),"
+        "       (SELECT count(*) FROM tags), (SELECT count(*) FROM users),"
+        "       pg_database_size(current_database()), current_database()"
+    ).fetchone()
+    keys = ("items", "auto_items", "links", "tags", "users", "database_bytes", "database")
+    return dict(zip(keys, row, strict=True))
+
+
+@dataclass
+class Report:
+    label: str
+    command: str
+    date: str
+    seed: int
+    runs: int
+    machine: dict[str, object]
+    data: dict[str, object]
+    classes: list[ClassResult]
+    baselines: list[baselines.BaselineBuild]
+    own_sizes: dict[str, dict[str, object]]
+    insert: dict[str, object]
+    stats_refresh: dict[str, object]
+    deploy: dict[str, object]
+
+    @property
+    def mismatches(self) -> list[dict[str, object]]:
+        return [m for c in self.classes for m in mismatches(c)]
+
+    @property
+    def errors(self) -> list[dict[str, object]]:
+        return [
+            {"class": c.query_class.label, "approach": name, "error": m.error}
+            for c in self.classes
+            for name, m in c.results.items()
+            if m.status == "error"
+        ]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "label": self.label,
+            "command": self.command,
+            "date": self.date,
+            "seed": self.seed,
+            "runs": self.runs,
+            "page_size": PAGE_SIZE,
+            "timeout_ms": TIMEOUT_MS,
+            "machine": self.machine,
+            "data": self.data,
+            "approaches": approaches(),
+            "classes": [c.as_dict() for c in self.classes],
+            "mismatches": self.mismatches,
+            "errors": self.errors,
+            "baselines": [asdict(b) for b in self.baselines],
+            "own_sizes": self.own_sizes,
+            "insert": self.insert,
+            "stats_refresh": self.stats_refresh,
+            "deploy": self.deploy,
+        }
+
+
+def run(
+    dsn: str, *, label: str, runs: int, seed: int, rebuild_baselines: bool, command: str
+) -> Report:
+    """The whole bench on the database at dsn (the package applied, with data)."""
+    console = Console(stderr=True)
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
+        conn.execute("SET application_name = 'bench run'")
+        console.log("gallery_stats_refresh()")
+        stats_refresh = measure_stats_refresh(conn)
+        classes = choose_classes(conn, seed)
+        console.log("baselines: bench_gin, bench_rum")
+        builds = baselines.ensure_baselines(conn, rebuild=rebuild_baselines)
+        rum_anchor = baselines.rum_first_anchor(conn)
+        results = []
+        total = sum(len(class_approaches(qc)) for qc in classes)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("classes", total=total)
+
+            def step(description: str) -> None:
+                progress.update(task, advance=1, description=description)
+
+            with _statement_timeout(conn, TIMEOUT_MS):
+                results = [measure_class(conn, qc, runs, rum_anchor, step) for qc in classes]
+        console.log("insert, deploy")
+        insert = measure_insert(conn, classes[0].viewer_id)
+        report = Report(
+            label=label,
+            command=command,
+            date=datetime.now(UTC).isoformat(timespec="seconds"),
+            seed=seed,
+            runs=runs,
+            machine=machine_info(conn),
+            data=data_info(conn),
+            classes=results,
+            baselines=builds,
+            own_sizes=baselines.own_sizes(conn),
+            insert=insert,
+            stats_refresh=stats_refresh,
+            deploy={},
+        )
+    report.deploy = measure_deploy(dsn)
+    return report
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def _cell(m: Measurement | None) -> str:
+    if m is None:
+        return "-"
+    if m.status == "error":
+        return "error"
+    if m.status == "timeout" or m.median_ms is None:
+        return "timeout"
+    return f"{_ms(m.median_ms)} / {_ms(m.p95_ms)}"
+
+
+def _ratio(value: float | None, best: float | None) -> str:
+    return "-" if value is None or not best else f"{value / best:.2f}x"
+
+
+def _best(result: ClassResult, names: Sequence[str]) -> float | None:
+    medians = [
+        m.median_ms for n, m in result.results.items() if n in names and m.median_ms is not None
+    ]
+    return min(medians, default=None)
+
+
+def _size(n: object) -> str:
+    value = float(n or 0)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    raise AssertionError
+
+
+def markdown(report: Report) -> str:
+    names = approaches()
+    strategies = [n for n in names if n != PLANNER and n not in baselines.BASELINES]
+    machine, data = report.machine, report.data
+    lines = [
+        f"# Bench run: {report.label}",
+        "",
+        f"`{report.command}` on {report.date}: {machine['cores']} cores, "
+        f"{int(machine['ram_bytes']) / 2**30:.0f} GiB RAM, "
+        f"{str(machine['postgresql']).split(' on ')[0]}; "
+        f"{data['items']:,} items + {data['auto_items']:,} auto items, "
+        f"{int(data['links'] or 0):,} links, {data['tags']:,} tags, {data['users']:,} users.",
+        "",
+        f"Server time of one page of {PAGE_SIZE} (planning + execution), ms, median / p95 of "
+        f"{report.runs} runs after a warm-up ({SLOW_RUNS} runs when the warm-up took over "
+        f"{SLOW_WARMUP_S:.0f} s); timeout: over {TIMEOUT_MS / 1000:.0f} s; -: not applicable. "
+        "planner = gallery_page's own pick; strategy columns = gallery_page with that strategy "
+        "forced; pick / best: the planner's median over the best forced strategy's and the "
+        "best baseline's.",
+        "",
+        "| class | " + " | ".join(names) + " | pick | pick / best forced | pick / best baseline |",
+        "|---" * (len(names) + 4) + "|",
+    ]
+    for c in report.classes:
+        planner = c.results[PLANNER].median_ms
+        lines.append(
+            f"| {c.query_class.label} | "
+            + " | ".join(_cell(c.results.get(n)) for n in names)
+            + f" | {c.pick} | {_ratio(planner, _best(c, strategies))}"
+            f" | {_ratio(planner, _best(c, baselines.BASELINES))} |"
+        )
+    problems = report.mismatches
+    lines += ["", "## Result equality", ""]
+    if problems:
+        lines += [
+            f"- **{m['class']}: {m['approach']}** differs from {m['reference']}" for m in problems
+        ]
+    else:
+        lines.append("Every approach returned the same page (source_type, id, in order) per class.")
+    lines += [f"- **{e['class']}: {e['approach']}** failed: {e['error']}" for e in report.errors]
+    deploy = report.deploy
+    lines += [
+        "",
+        "## Also measured",
+        "",
+        "| what | ms |",
+        "|---|---|",
+        f"| insert of one item with {report.insert['tags']} tags through content_items_all "
+        f"+ its content_tags rows, server (median of {report.insert['runs']}) "
+        f"| {_ms(report.insert['server_median_ms'])} |",
+        f"| the same, whole transaction from the client, commit included "
+        f"| {_ms(report.insert['transaction_median_ms'])} |",
+        f"| gallery_stats_refresh() (median of {report.stats_refresh['runs']}) "
+        f"| {_ms(report.stats_refresh['median_ms'])} |",
+        "| pydeploy apply, no-op on the data database | "
+        + (
+            _ms(float(deploy["noop_s"]) * 1000)
+            if deploy.get("noop_s") is not None
+            else f"not measured: {deploy.get('noop_skipped')}"
+        )
+        + " |",
+        f"| pydeploy apply on a fresh empty database | {_ms(float(deploy['fresh_s']) * 1000)} |",
+        "",
+        "Planner overhead: gallery_plan alone (server time, median):",
+        "",
+        "| class | pick | ms |",
+        "|---|---|---|",
+        *(f"| {c.query_class.label} | {c.pick} | {_ms(c.plan_ms)} |" for c in report.classes),
+        "",
+        "## Baselines: build and size",
+        "",
+        "| baseline | step | s |",
+        "|---|---|---|",
+    ]
+    for b in report.baselines:
+        built = "" if b.rebuilt else " (built earlier from the same data)"
+        lines += [f"| {b.schema}{built} | {s} | {sec:.1f} |" for s, sec in b.seconds.items()]
+        lines.append(f"| {b.schema} | total | {sum(b.seconds.values()):.1f} |")
+    lines += ["", "| relation | table | indexes | total |", "|---|---|---|---|"]
+    sized = [*(b.sizes for b in report.baselines), report.own_sizes]
+    for sizes in sized:
+        for table, size in sizes.items():
+            indexes: dict[str, int] = size["indexes"]  # type: ignore[assignment]
+            listed = ", ".join(f"{n} {_size(v)}" for n, v in indexes.items())
+            total = int(size["table"] or 0) + sum(indexes.values())
+            lines.append(f"| {table} | {_size(size['table'])} | {listed} | {_size(total)} |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(report: Report, path: Path) -> None:
+    """Latency per class and approach, log scale; timeouts drawn at the timeout."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = approaches()
+    labels = [c.query_class.label for c in report.classes]
+    figure, axes = plt.subplots(figsize=(max(10, 1.1 * len(labels)), 6))
+    width = 0.8 / len(names)
+    markers = "osD^v<>phX*"
+    for n, name in enumerate(names):
+        xs, ys, timeouts = [], [], []
+        for x, c in enumerate(report.classes):
+            m = c.results.get(name)
+            if m is None or m.status == "error":
+                continue
+            offset = x - 0.4 + width * (n + 0.5)
+            if m.median_ms is None:
+                timeouts.append(offset)
+            else:
+                xs.append(offset)
+                ys.append(m.median_ms)
+        marker = markers[n % len(markers)]
+        points = axes.scatter(xs, ys, label=name, marker=marker, s=28)
+        axes.scatter(
+            timeouts, [TIMEOUT_MS] * len(timeouts), marker="x", s=40, color=points.get_facecolor()
+        )
+    axes.set_yscale("log")
+    axes.set_ylabel("server ms per page (median; x = timeout)")
+    axes.set_xticks(range(len(labels)), labels, rotation=35, ha="right")
+    axes.grid(axis="y", which="both", alpha=0.3)
+    axes.set_title(f"gallery_page and baselines: {report.label}")
+    axes.legend(ncol=2, fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_outputs(report: Report, out: Path) -> dict[str, Path]:
+    """<out>/<label>.json, .md and .png."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {suffix: out / f"{report.label}.{suffix}" for suffix in ("json", "md", "png")}
+    paths["json"].write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
+    paths["md"].write_text(markdown(report))
+    chart(report, paths["png"])
+    return paths
