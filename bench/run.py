@@ -684,7 +684,7 @@ def chart(report: Report, path: Path) -> None:
 
     names = approaches()
     labels = [c.query_class.label for c in report.classes]
-    figure, axes = plt.subplots(figsize=(max(10, 1.1 * len(labels)), 6))
+    figure, axes = plt.subplots(figsize=(max(10, 1.2 * len(labels)), 6))
     width = 0.8 / len(names)
     markers = "osD^v<>phX*"
     for n, name in enumerate(names):
@@ -704,12 +704,14 @@ def chart(report: Report, path: Path) -> None:
         axes.scatter(
             timeouts, [TIMEOUT_MS] * len(timeouts), marker="x", s=40, color=points.get_facecolor()
         )
+    for x in range(1, len(labels)):
+        axes.axvline(x - 0.5, color="0.85", linewidth=0.8)
     axes.set_yscale("log")
     axes.set_ylabel("server ms per page (median; x = timeout)")
     axes.set_xticks(range(len(labels)), labels, rotation=35, ha="right")
     axes.grid(axis="y", which="both", alpha=0.3)
     axes.set_title(f"gallery_page and baselines: {report.label}")
-    axes.legend(ncol=2, fontsize="small")
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
