@@ -49,8 +49,8 @@ from pydeploy import api
 # gallery_page's strategies that the bench forces by name, per match (one list: it grows
 # with the package). Without tags only TAGLESS_STRATEGY applies.
 STRATEGIES: dict[str, tuple[str, ...]] = {
-    "all": ("order_first", "self_join", "group_having", "two_phase"),
-    "any": ("order_first", "tag_union"),
+    "all": ("order_first", "tag_array", "self_join", "group_having", "two_phase"),
+    "any": ("order_first", "tag_array", "tag_union"),
 }
 TAGLESS_STRATEGY = "order_first"
 PLANNER = "planner"
