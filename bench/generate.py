@@ -13,10 +13,11 @@ dense
 zipf
     A realistic folksonomy: the same item counts, ~20,000 tags at scale 1 whose
     item counts follow a real frequency curve (bench/tag_frequencies.csv)
-    (ranks 1..T, rescaled to ~25 tags per item), and topics: items and tags
-    belong to one of 40 topics, and a tag that is not among the most frequent
-    puts 95% of its items in its own topic. Tags of one topic co-occur far
-    more than chance, frequent tags of different topics almost never: rare
+    (ranks 1..T, rescaled to ~25 tags per item), and topics: each item belongs
+    to one of 40 topics, each tag has a home of consecutive topics (as many as
+    hold it at 80% density) and, unless that home is more than half of the
+    topics, puts 95% of its items there. Tags at home together co-occur far
+    more than chance, frequent tags with disjoint homes almost never: rare
     tags, nearly disjoint frequent pairs and strongly correlated sets exist.
 
 Both: ~500 users at scale 1 with heavy and light creators (creator = 1 +
@@ -25,7 +26,8 @@ year (so ties in created_at occur), ids unique across both partitions (items
 first, then auto items).
 
 Items of a topic and a tag's members are enumerated arithmetically: item x
-(0-based) has topic x mod 40; a tag takes n items of a set of size S as
+(0-based) has topic x mod 40; a tag takes n items of its home (or of the
+items outside it), a set of size S, as
 offset + j * stride mod S with stride coprime to S (distinct, spread over the
 set, no sort). The links go through an unlogged staging table sorted by
 item, so content_tags is written in key order like the dense data.
@@ -113,22 +115,26 @@ SELECT i.id, i.source_type, t.tag_id
  ORDER BY i.id, t.n
 """
 
-# Members of each tag: in-topic items x = topic + M*k, k = (offset + j*stride) mod S;
-# the others enumerate the items outside the topic the same way.
+# Members of each tag: a tag's home is `spread` consecutive topics from `topic`;
+# in-home items are x = q*M + (topic + k mod spread) mod M for k = (offset + j*stride)
+# mod (spread*S), q = k / spread; the others enumerate the items outside the home
+# the same way.
 ZIPF_STAGING_SQL = """
 CREATE UNLOGGED TABLE bench_zipf_links AS
 SELECT x + 1 AS content_id, p.tag_id
   FROM bench_zipf_plan p
  CROSS JOIN LATERAL (
-     SELECT p.topic + %(topics)s * ((p.in_offset + j * p.in_stride) %% %(per_topic)s)
+     SELECT (k / p.spread) * %(topics)s + (p.topic + k %% p.spread) %% %(topics)s
        FROM generate_series(0::bigint, p.in_topic - 1) j
+      CROSS JOIN LATERAL (
+          SELECT (p.in_offset + j * p.in_stride) %% (p.spread * %(per_topic)s)) AS o(k)
      UNION ALL
-     SELECT q * %(topics)s + r + (r >= p.topic)::int
+     SELECT (k / (%(topics)s - p.spread)) * %(topics)s
+            + (p.topic + p.spread + k %% (%(topics)s - p.spread)) %% %(topics)s
        FROM generate_series(0::bigint, p.out_topic - 1) j
       CROSS JOIN LATERAL (
-          SELECT ((p.out_offset + j * p.out_stride) %% %(outside)s) / (%(topics)s - 1),
-                 ((p.out_offset + j * p.out_stride) %% %(outside)s) %% (%(topics)s - 1)
-      ) AS o(q, r)
+          SELECT (p.out_offset + j * p.out_stride)
+                 %% ((%(topics)s - p.spread) * %(per_topic)s)) AS o(k)
  ) AS m(x)
  ORDER BY 1, 2
 """
@@ -249,31 +255,34 @@ def _zipf_staging(
         counts = [int(row["count"]) for row in csv.DictReader(f)][:tag_count]
     topics = ZIPF_TOPICS
     per_topic = total // topics  # items past topics * per_topic get no tags
-    outside = per_topic * (topics - 1)
     factor = ZIPF_TAGS_PER_ITEM * per_topic * topics / sum(counts)
     rng = random.Random(seed)
     plan = []
     for rank, count in enumerate(counts, start=1):
         members = min(per_topic * topics, max(1, round(count * factor)))
         topic = rng.randrange(topics)
-        # Frequent tags spread over all topics; the others keep 95% in their own.
-        share = ZIPF_IN_TOPIC_SHARE if members <= per_topic // 2 else 1 / topics
-        in_topic = min(per_topic, round(members * share))
-        out_topic = min(outside, members - in_topic)
+        # Home: as many topics as it takes to hold the tag at 80% density. A tag at
+        # home in at most half of the topics keeps 95% of its items there; the most
+        # frequent ones spread in proportion (nearly uniform).
+        spread = min(topics - 1, math.ceil(members / (0.8 * per_topic)))
+        share = ZIPF_IN_TOPIC_SHARE if spread <= topics // 2 else spread / topics
+        in_topic = min(spread * per_topic, round(members * share))
+        out_topic = min((topics - spread) * per_topic, members - in_topic)
         plan.append(
             (
                 rank,
                 topic,
+                spread,
                 in_topic,
-                rng.randrange(per_topic),
-                _coprime_stride(rng, per_topic),
+                rng.randrange(spread * per_topic),
+                _coprime_stride(rng, spread * per_topic),
                 out_topic,
-                rng.randrange(outside),
-                _coprime_stride(rng, outside),
+                rng.randrange((topics - spread) * per_topic),
+                _coprime_stride(rng, (topics - spread) * per_topic),
             )
         )
     conn.execute(
-        "CREATE UNLOGGED TABLE bench_zipf_plan (rank int, topic int, in_topic bigint,"
+        "CREATE UNLOGGED TABLE bench_zipf_plan (rank int, topic int, spread int, in_topic bigint,"
         " in_offset bigint, in_stride bigint, out_topic bigint, out_offset bigint,"
         " out_stride bigint)"
     )
@@ -287,7 +296,7 @@ def _zipf_staging(
     )
     report("staging links", 0, 1)
     conn.execute("SET work_mem = '1GB'")
-    conn.execute(ZIPF_STAGING_SQL, {"topics": topics, "per_topic": per_topic, "outside": outside})
+    conn.execute(ZIPF_STAGING_SQL, {"topics": topics, "per_topic": per_topic})
     conn.execute("RESET work_mem")
     conn.execute("CREATE INDEX ON bench_zipf_links USING brin (content_id)")
     report("staging links", 1, 1)
