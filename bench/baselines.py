@@ -364,7 +364,8 @@ def _build(conn: psycopg.Connection, schema: str, fingerprint: str) -> dict[str,
         sql.SQL("CREATE TABLE {} (fingerprint text NOT NULL, steps jsonb NOT NULL)").format(info)
     )
     conn.execute(
-        sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(info), (fingerprint, Jsonb(seconds))
+        sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(info),
+        (fingerprint, Jsonb(list(seconds.items()))),  # pairs: the steps keep their order
     )
     return seconds
 

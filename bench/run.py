@@ -563,11 +563,13 @@ def _cell(m: Measurement | None) -> str:
         return "error"
     if m.status == "timeout" or m.median_ms is None:
         return "timeout"
-    return f"{_ms(m.median_ms)} / {_ms(m.p95_ms)}"
+    return f"{_ms(m.median_ms)} / {'timeout' if m.p95_ms is None else _ms(m.p95_ms)}"
 
 
 def _ratio(value: float | None, best: float | None) -> str:
-    return "-" if value is None or not best else f"{value / best:.2f}x"
+    if value is None or not best:
+        return "-"
+    return f"{value / best:.2f}x" if value < 100 * best else f"{value / best:,.0f}x"
 
 
 def _best(result: ClassResult, names: Sequence[str]) -> float | None:
