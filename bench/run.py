@@ -627,7 +627,10 @@ def markdown(report: Report) -> str:
         ]
     else:
         lines.append("Every approach returned the same page (source_type, id, in order) per class.")
-    lines += [f"- **{e['class']}: {e['approach']}** failed: {e['error']}" for e in report.errors]
+    lines += [  # the first line of the message; all of it is in the JSON
+        f"- **{e['class']}: {e['approach']}** failed: {str(e['error']).splitlines()[0]}"
+        for e in report.errors
+    ]
     deploy = report.deploy
     lines += [
         "",
