@@ -392,11 +392,24 @@ def test_pages_are_stable_under_concurrent_inserts_and_deletes(gallery_dsn: str)
     assert (before & after) <= set(seen), "an item that existed throughout was skipped"
 
 
-def test_work_mem_is_set_for_the_call_only(conn: psycopg.Connection) -> None:
+@pytest.mark.parametrize("function", ["gallery_page", "gallery_explain"])
+def test_planner_settings_are_set_for_the_call_only(
+    conn: psycopg.Connection, function: str
+) -> None:
+    """work_mem, and the scan and sort switches order_first turns off, come back as they were."""
+    caller = {
+        "work_mem": "1234kB",
+        "enable_seqscan": "off",
+        "enable_bitmapscan": "on",
+        "enable_sort": "on",
+    }
     with conn.transaction():
-        conn.execute("SET LOCAL work_mem = '1234kB'")
-        page(conn, tags=[TAGS[0]], sources=COMMUNITY)
-        assert conn.execute("SHOW work_mem").fetchone()["work_mem"] == "1234kB"
+        for name, value in caller.items():
+            conn.execute(f"SET LOCAL {name} = '{value}'")
+        call = f"SELECT * FROM {function}(%s::uuid[], sources => %s::text[], strategy => %s)"
+        conn.execute(call, ([TAGS[0]], COMMUNITY, "order_first")).fetchall()
+        for name, value in caller.items():
+            assert conn.execute(f"SHOW {name}").fetchone()[name] == value, name
 
 
 def test_telemetry_is_sampled_and_never_fails_the_call(gallery_dsn: str) -> None:

@@ -7,18 +7,21 @@ BEGIN
     /*
     Contract: the planner settings a strategy's query runs with, set with
     set_config(..., is_local => true). Only for gallery_page and
-    gallery_explain, whose SET clauses name work_mem, enable_seqscan and
-    enable_bitmapscan, so that PostgreSQL restores the caller's values when
-    they return: nothing leaks into the session.
+    gallery_explain, whose SET clauses name work_mem, enable_seqscan,
+    enable_bitmapscan and enable_sort, so that PostgreSQL restores the
+    caller's values when they return: nothing leaks into the session (a
+    variable set here that is not in their SET clauses would leak).
       work_mem          gallery_config.max_work_mem_mb
-      order_first       sequential and bitmap scans off: the walk in keyset
-                        order is the only plan left (see _gallery_order_first_sql)
+      order_first       sequential and bitmap scans and sorts off: the walk in
+                        keyset order, stopping at the page, is the only plan
+                        left (see _gallery_order_first_sql)
     Cost: none.
     */
     PERFORM set_config('work_mem', p_work_mem_mb || 'MB', true);
     IF p_strategy = 'order_first' THEN
         PERFORM set_config('enable_seqscan', 'off', true);
         PERFORM set_config('enable_bitmapscan', 'off', true);
+        PERFORM set_config('enable_sort', 'off', true);
     END IF;
 END
 $$;

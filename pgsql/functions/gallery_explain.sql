@@ -14,6 +14,7 @@ SET search_path = public, pg_temp
 SET work_mem = '64MB'
 SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for the call
 SET enable_bitmapscan = on
+SET enable_sort = on
 SET jit = off  -- compiling a page's query costs more than running it
 AS $$
 DECLARE
