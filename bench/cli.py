@@ -94,13 +94,11 @@ def backfill_command(
         return value
 
     if dsn is None:
-        server_dsn = resolve_dsn(None)
-        if not reuse:
-            with psycopg.connect(server_dsn, autocommit=True) as conn:
-                name = psycopg.sql.Identifier(database)
-                conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
-                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(name))
-        dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname=database)
+        dsn = (
+            psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname=database)
+            if reuse
+            else _fresh_database(database)
+        )
     if reuse:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("TRUNCATE content_tags")
@@ -133,11 +131,7 @@ def backfill_command(
 def demo_command(scale: float) -> None:
     """A reference-layout database (`gallery_demo` on the local server), adopted,
     backfilled and counted, then two gallery pages."""
-    server_dsn = resolve_dsn(None)
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS gallery_demo WITH (FORCE)")
-        conn.execute("CREATE DATABASE gallery_demo")
-    dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname="gallery_demo")
+    dsn = _fresh_database("gallery_demo")
     with psycopg.connect(dsn) as conn:
         create_reference_database(conn, scale=scale)
     click.echo(f"reference data at scale {scale} in database gallery_demo")
