@@ -113,7 +113,7 @@ BEGIN
     k := v_plan.k;
     rarest_count := v_plan.rarest_count;
     estimated_candidates := v_plan.estimated_candidates;
-    seed_tags := coalesce(v_plan.seed_tags, v_plan.tag_ids[1:1]);
+    seed_tags := v_plan.seed_tags;  -- two_phase's seeds (gallery_plan plans for the forced strategy)
     reason := CASE WHEN forced THEN 'forced by the strategy argument' ELSE v_plan.reason END;
     cursor_secret := v_cfg.cursor_secret;
     telemetry_sample_rate := v_cfg.telemetry_sample_rate;
