@@ -24,8 +24,7 @@ AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
     v_req record;
-    v_ids bigint[];
-    v_item_sources text[];
+    v_rows bigint := 0;
 BEGIN
     /*
     Contract (docs/api.md): one page of the gallery, newest first
@@ -45,44 +44,44 @@ BEGIN
     Unknown tag ids are not errors: under 'all' they match nothing, under
     'any' they add nothing.
     Cost: the chosen strategy's (see each strategy's header), plus one
-    primary-key lookup per returned row; a sampled telemetry insert.
+    primary-key lookup per returned row in the same statement; a sampled
+    telemetry insert.
     */
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
     PERFORM _gallery_apply_settings(v_req.strategy, v_req.max_work_mem_mb);  -- this call only
 
-    -- the page's keys in page order, whichever way the strategy walked; none
-    -- when a tag does not exist (all) or none does (any)
+    -- One statement, so one snapshot: the strategy picks the page and the same
+    -- read returns its rows. (Picking ids first and reading the rows in a
+    -- second statement let a row committed in between, e.g. turned private,
+    -- through, and made pages short when one was deleted.) No query at all
+    -- when a tag does not exist (all) or none does (any).
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
-        EXECUTE format('SELECT array_agg(s.item_id ORDER BY s.item_created_at DESC, s.item_id DESC),'
-                       '       array_agg(s.item_source ORDER BY s.item_created_at DESC, s.item_id DESC)'
-                       '  FROM (%s) AS s',
-                       _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
-                                             v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array))
-           INTO v_ids, v_item_sources
+        RETURN QUERY EXECUTE format(
+            'SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,'
+            '       i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,'
+            '       i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb,'
+            '       i.is_private, i.quality_score::double precision, i.updated_at::timestamptz,'
+            -- row_cursor: URL-safe base64 of g1|<created_at in µs>|<id>|<filter hash>|<sig>,
+            -- sig = first 16 hex of sha256(secret|payload|secret); read back by
+            -- _gallery_cursor_read. Written out here rather than as a function: a
+            -- function with SET search_path is never inlined, and calling one per row
+            -- cost a third of a page (0.4 ms for 25 rows).
+            '       translate(rtrim(encode(convert_to(c.payload || ''|'' || left(encode(sha256(convert_to('
+            '           $9 || ''|'' || c.payload || ''|'' || $9, ''UTF8'')), ''hex''), 16), ''UTF8''),'
+            '           ''base64''), ''=''), E''+/\n'', ''-_'')'
+            '  FROM (%s) AS s'
+            '  JOIN content_items_all i ON i.id = s.item_id AND i.source_type = s.item_source'
+            ' CROSS JOIN LATERAL (SELECT format(''g1|%%s|%%s|%%s'','
+            '                                   (extract(epoch FROM i.created_at) * 1000000)::bigint,'
+            '                                   i.id, $8) AS payload) AS c'
+            ' ORDER BY s.item_created_at DESC, s.item_id DESC',
+            _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
+                                  v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array))
           USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
-                v_req.seed_tags, v_req.tag_nos;
+                v_req.seed_tags, v_req.tag_nos, v_req.filter_hash, v_req.cursor_secret;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
     END IF;
-
-    RETURN QUERY
-    SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-           i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-           i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb,
-           i.is_private, i.quality_score::double precision, i.updated_at::timestamptz,
-           -- row_cursor: URL-safe base64 of g1|<created_at in µs>|<id>|<filter hash>|<sig>,
-           -- sig = first 16 hex of sha256(secret|payload|secret); read back by
-           -- _gallery_cursor_read. Written out here rather than as a function: a
-           -- function with SET search_path is never inlined, and calling one per row
-           -- cost a third of a page (0.4 ms for 25 rows).
-           translate(rtrim(encode(convert_to(c.payload || '|' || left(encode(sha256(convert_to(
-               v_req.cursor_secret || '|' || c.payload || '|' || v_req.cursor_secret, 'UTF8')),
-               'hex'), 16), 'UTF8'), 'base64'), '='), E'+/\n', '-_')
-      FROM unnest(v_ids, v_item_sources) WITH ORDINALITY AS k(item_id, item_source, n)
-      JOIN content_items_all i ON i.id = k.item_id AND i.source_type = k.item_source
-     CROSS JOIN LATERAL (SELECT format('g1|%s|%s|%s',
-                                       (extract(epoch FROM i.created_at) * 1000000)::bigint,
-                                       i.id, v_req.filter_hash) AS payload) AS c
-     ORDER BY k.n;
 
     IF random() < v_req.telemetry_sample_rate THEN
         BEGIN
@@ -90,7 +89,7 @@ BEGIN
                                            estimated_candidates, rows_returned, duration_ms)
             VALUES (v_req.strategy, v_req.forced, v_req.k, match, v_req.sources,
                     v_req.rarest_count, v_req.estimated_candidates,
-                    coalesce(cardinality(v_ids), 0),
+                    v_rows,
                     extract(epoch FROM clock_timestamp() - v_started) * 1000);
         EXCEPTION WHEN OTHERS THEN
             NULL;  -- telemetry never fails a page
