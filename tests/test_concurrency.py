@@ -1,0 +1,162 @@
+"""gallery_page under concurrent writers: several sessions, writes landed between and *during*
+a reader's call, deterministically (a queued lock holds the reader inside its call while the
+writer commits), for every strategy.
+
+The handshake: session A writes and does not commit yet; session B asks for an ACCESS EXCLUSIVE
+lock on the partition the reader's sources leave out (``content_items``) and queues behind A;
+the reader C, scoped to ``community-auto``, calls gallery_page, and blocks as soon as any of its
+statements touches ``content_items_all`` as a whole. Then A commits and B rolls back, and C goes
+on. A page read in two statements (ids first, rows second) had its first statement run before
+the commit and its second after it: the write landed inside the call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tests.test_gallery import ALL_STRATEGIES, ANY_STRATEGIES, PAGE_SQL, TAGS, oracle, page
+
+SOURCES = ["community-auto"]
+VIEWER = 7  # owns nothing: every item is someone else's
+FILTERS = {
+    "untagged": ([], "all"),
+    "all": ([TAGS[0], TAGS[1]], "all"),
+    "any": ([TAGS[10], TAGS[11], TAGS[0]], "any"),
+}
+STRATEGIES = [
+    ("untagged", "order_first"),
+    *[("all", s) for s in ALL_STRATEGIES],
+    *[("any", s) for s in ANY_STRATEGIES],
+]
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.01)
+
+
+def waiting_for_lock(observer: psycopg.Connection, pid: int) -> bool:
+    row = observer.execute(
+        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone()
+    return row is not None and row["wait_event_type"] == "Lock"
+
+
+def holds_or_awaits_lock(observer: psycopg.Connection, pid: int) -> bool:
+    return (
+        observer.execute(
+            "SELECT 1 FROM pg_locks WHERE pid = %s AND mode = 'AccessExclusiveLock'"
+            " AND relation = 'content_items'::regclass",
+            (pid,),
+        ).fetchone()
+        is not None
+    )
+
+
+def call_during_write(
+    dsn: str,
+    write: Callable[[psycopg.Connection], None],
+    read: Callable[[psycopg.Connection], list],
+) -> list:
+    """``read`` on its own session, with ``write`` committed while that call is under way."""
+    with (
+        psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as observer,
+        psycopg.connect(dsn, row_factory=dict_row) as writer,
+        psycopg.connect(dsn, row_factory=dict_row) as locker,
+        psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as reader,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        for conn in (writer, locker, reader):
+            conn.execute("SET lock_timeout = '30s'")
+        write(writer)
+        release = threading.Event()
+
+        def lock_and_wait() -> None:
+            locker.execute("LOCK TABLE content_items IN ACCESS EXCLUSIVE MODE")
+            if not release.wait(30):
+                raise AssertionError("never released")
+            locker.rollback()
+
+        locked: Future = pool.submit(lock_and_wait)
+        wait_until(lambda: holds_or_awaits_lock(observer, locker.info.backend_pid), "B queued")
+        result: Future = pool.submit(read, reader)
+        wait_until(lambda: waiting_for_lock(observer, reader.info.backend_pid), "C blocked")
+        writer.commit()
+        wait_until(
+            lambda: not waiting_for_lock(observer, locker.info.backend_pid), "B has its lock"
+        )
+        release.set()
+        locked.result(timeout=30)
+        return result.result(timeout=30)
+
+
+def page_item(conn: psycopg.Connection, tags: list[str], match: str, n: int) -> int:
+    """The n-th item (0-based) the filter returns now."""
+    return oracle(conn, tags, match, SOURCES, VIEWER)[n]
+
+
+WRITES = {
+    "privacy flip": "UPDATE content_items_all SET is_private = true WHERE id = %(item)s",
+    "delete": "DELETE FROM content_items_all WHERE id = %(item)s",
+    "re-tag": "DELETE FROM content_tags WHERE content_id = %(item)s",
+    "insert": (
+        "WITH new AS (INSERT INTO content_items_all (title, creator_id, source_type, created_at)"
+        " SELECT 'new', 1, 'auto', created_at - interval '1 microsecond'"
+        " FROM content_items_all WHERE id = %(item)s RETURNING id)"
+        " INSERT INTO content_tags (content_id, content_source, tag_id)"
+        " SELECT new.id, 'auto', t FROM new, unnest(%(tags)s::uuid[]) AS t"
+    ),
+}
+
+
+# re-tagging cannot change an untagged page
+CASES = [(f, s, w) for f, s in STRATEGIES for w in WRITES if (f, w) != ("untagged", "re-tag")]
+
+
+@pytest.mark.parametrize(
+    ("filters", "strategy", "write"), CASES, ids=["-".join(case) for case in CASES]
+)
+def test_a_write_committed_inside_a_call_is_seen_whole_or_not_at_all(
+    gallery_dsn: str, filters: str, strategy: str, write: str
+) -> None:
+    """The second page of a walk, read while a write to one of its items commits, equals the
+    oracle's second page after the write: no row from before it (a now-private item, a deleted
+    one, one that lost its tags), no short page."""
+    tags, match = FILTERS[filters]
+    args = {
+        "tags": tags,
+        "match": match,
+        "sources": SOURCES,
+        "viewer": VIEWER,
+        "strategy": strategy,
+        "page_size": 5,
+    }
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        first = page(c, **args)
+        assert len(first) == 5
+        target = page_item(c, tags, match, 5)  # the first item of the second page
+
+    def change(conn: psycopg.Connection) -> None:
+        conn.execute(WRITES[write], {"item": target, "tags": tags or [TAGS[0]]})
+
+    def second_page(conn: psycopg.Connection) -> list:
+        sql = PAGE_SQL.replace("SELECT id, row_cursor", "SELECT id, is_private")
+        params = {**args, "cursor": first[-1]["row_cursor"], "direction": "next"}
+        return conn.execute(sql, params).fetchall()
+
+    got = call_during_write(gallery_dsn, change, second_page)
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        after = oracle(c, tags, match, SOURCES, VIEWER)
+    expected = after[after.index(first[-1]["id"]) + 1 :][:5]
+    assert [r["id"] for r in got] == expected
+    assert not any(r["is_private"] for r in got), "another user's private item"
