@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
 from pytest_postgresql import factories
 from pytest_postgresql.executors import NoopExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
@@ -27,7 +28,13 @@ from pydeploy.server import SUPERUSER, LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO / "pgsql"
-REFERENCE_SCALE = 0.002  # 130 items + 2,220 auto items, ~180,000 tag links
+REFERENCE_SCALE = 0.002
+
+# In CI, hypothesis draws the same examples every run, so that a failure reproduces.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(
+    "ci" if os.environ.get("CI") else "default"
+)  # 130 items + 2,220 auto items, ~180,000 tag links
 
 
 @contextmanager
@@ -106,27 +113,40 @@ def reference_db_template(cluster: LocalServer) -> Iterator[NoopExecutor]:
     yield from _template(cluster, "reference", load)
 
 
-# A small gallery with every shape the strategies must agree on: both partitions,
-# five creators, private items, ties in created_at, 15 tags from dense (~70% of
-# items) to rare (a few items) plus one on no item, and tag statistics.
+# A small gallery where every case the tests try has a non-trivial answer (checked by
+# test_gallery.test_the_data_has_what_the_tests_need): 800 items in both partitions, five
+# creators, private items; created_at shuffled against id, with microseconds, ties (equal
+# and 1 us apart); 24 tags:
+#   tag1..tag5 dense (~70% of items), tag6..tag10 (~25%), tag11..tag20 sparse (~6%),
+#   tag21..tag23 rare (~2%), tag24 on no item;
+# 8% of items carry no tag (so 'any' never returns everything in scope) and 8% carry
+# nearly all of tag1..tag20 (so 'all' over up to 20 of them is never empty).
 GALLERY_DATA_SQL = """
 INSERT INTO users (id, username) SELECT g, 'user' || g FROM generate_series(1, 5) g;
 INSERT INTO tags (id, name)
 SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, 'tag' || g
-  FROM generate_series(1, 16) g;
+  FROM generate_series(1, 24) g;
 INSERT INTO content_items_all (id, title, creator_id, source_type, is_private, created_at)
 SELECT g, 'item ' || g, 1 + (g * 7) % 5, CASE WHEN g % 3 = 0 THEN 'items' ELSE 'auto' END,
-       g % 7 = 0, timestamptz '2025-01-01' + (g / 4) * interval '1 minute'
-  FROM generate_series(1, 420) g;
+       g % 7 = 0,
+       timestamptz '2025-01-01 00:00:00.123456'
+           + (slot / 2) * interval '1 minute' + (slot % 2) * interval '1 microsecond'
+  FROM generate_series(1, 800) g,
+       LATERAL (SELECT (hashint4(g) & 2147483647) % 400 AS slot) AS s;
 SELECT setval('content_items_all_id_seq', 1000);
 INSERT INTO content_tags (content_id, content_source, tag_id)
 SELECT i.id, i.source_type, t.id
   FROM content_items_all i
-  JOIN tags t ON t.name <> 'tag16'
- WHERE (hashint8(i.id * 100 + substr(t.name, 4)::int) & 1023) / 1024.0
-       < CASE WHEN substr(t.name, 4)::int <= 5 THEN 0.7
-              WHEN substr(t.name, 4)::int <= 10 THEN 0.25
-              ELSE 0.03 END;
+ CROSS JOIN LATERAL (SELECT (hashint4(i.id::int + 100000) & 2147483647) % 100 AS kind) AS k
+ CROSS JOIN tags t
+ CROSS JOIN LATERAL (SELECT substr(t.name, 4)::int AS n,
+                            (hashint8(i.id * 100 + substr(t.name, 4)::int) & 1023) / 1024.0 AS r
+                    ) AS d
+ WHERE k.kind >= 8
+   AND CASE WHEN k.kind < 16 THEN d.n <= 20 AND d.r >= 0.04
+            ELSE d.r < CASE WHEN d.n <= 5 THEN 0.7 WHEN d.n <= 10 THEN 0.25
+                            WHEN d.n <= 20 THEN 0.06 WHEN d.n <= 23 THEN 0.02 ELSE 0 END
+       END;
 SELECT gallery_stats_refresh();
 ANALYZE;
 """

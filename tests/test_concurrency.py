@@ -12,6 +12,7 @@ the commit and its second after it: the write landed inside the call.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,15 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.test_gallery import ALL_STRATEGIES, ANY_STRATEGIES, PAGE_SQL, TAGS, oracle, page
+from tests.test_gallery import (
+    ALL_SOURCES,
+    ALL_STRATEGIES,
+    ANY_STRATEGIES,
+    PAGE_SQL,
+    TAGS,
+    oracle,
+    page,
+)
 
 SOURCES = ["community-auto"]
 VIEWER = 7  # owns nothing: every item is someone else's
@@ -160,3 +169,110 @@ def test_a_write_committed_inside_a_call_is_seen_whole_or_not_at_all(
     expected = after[after.index(first[-1]["id"]) + 1 :][:5]
     assert [r["id"] for r in got] == expected
     assert not any(r["is_private"] for r in got), "another user's private item"
+
+
+WALK_SQL = PAGE_SQL.replace(
+    "SELECT id, row_cursor", "SELECT id, created_at, creator_id, is_private, row_cursor"
+)
+
+
+def write_at_random(
+    dsn: str, seed: int, tags: list[str], touched: set[int], stop: threading.Event
+) -> int:
+    """Until stopped, commit one random write after another: an insert (with some of the
+    filter's tags), a delete, a privacy flip, a re-tag. Every item it changes is in
+    ``touched`` before the write commits. Returns the number of writes."""
+    rng = random.Random(seed)
+    writes = 0
+    with psycopg.connect(dsn, autocommit=True) as c:
+        ids = [r[0] for r in c.execute("SELECT id FROM content_items_all ORDER BY id")]
+        while not stop.is_set():
+            item = rng.choice(ids)
+            touched.add(item)
+            kind = rng.randrange(4)
+            if kind == 0:
+                c.execute(
+                    "WITH new AS (INSERT INTO content_items_all (title, creator_id, source_type,"
+                    "  is_private, created_at) SELECT 'new', %s, source_type, %s, created_at"
+                    "  FROM content_items_all WHERE id = %s RETURNING id, source_type)"
+                    " INSERT INTO content_tags (content_id, content_source, tag_id)"
+                    " SELECT new.id, new.source_type, t FROM new, unnest(%s::uuid[]) AS t",
+                    (
+                        rng.randint(1, 5),
+                        rng.random() < 0.3,
+                        item,
+                        rng.sample(tags, k=len(tags) // 2 + 1),
+                    ),
+                )
+            elif kind == 1:
+                c.execute("DELETE FROM content_items_all WHERE id = %s", (item,))
+            elif kind == 2:
+                c.execute(
+                    "UPDATE content_items_all SET is_private = NOT is_private WHERE id = %s",
+                    (item,),
+                )
+            else:
+                c.execute(
+                    "DELETE FROM content_tags WHERE content_id = %s AND tag_id = %s",
+                    (item, rng.choice(tags)),
+                )
+            writes += 1
+    return writes
+
+
+def walk_forward(dsn: str, args: dict) -> list[dict]:
+    rows: list[dict] = []
+    cursor = None
+    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as c:
+        for _ in range(1000):
+            page_rows = c.execute(
+                WALK_SQL, {**args, "cursor": cursor, "direction": "next"}
+            ).fetchall()
+            if not page_rows:
+                return rows
+            rows += page_rows
+            cursor = page_rows[-1]["row_cursor"]
+    raise AssertionError("the walk does not end")
+
+
+@pytest.mark.parametrize(("filters", "strategy"), STRATEGIES, ids=["-".join(s) for s in STRATEGIES])
+def test_walks_while_writers_commit(gallery_dsn: str, filters: str, strategy: str) -> None:
+    """Two readers walk every page while two writers commit inserts, deletes, privacy flips
+    and re-tags: no item repeats, the order holds, no other user's private item shows, and
+    every item that matched throughout, untouched, is seen."""
+    tags, match = FILTERS[filters]
+    viewer = 2
+    args = {
+        "tags": tags,
+        "match": match,
+        "sources": ALL_SOURCES,
+        "viewer": viewer,
+        "strategy": strategy,
+        "page_size": 10,
+    }
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        before = oracle(c, tags, match, ALL_SOURCES, viewer)
+    touched: set[int] = set()
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        writers = [
+            pool.submit(write_at_random, gallery_dsn, seed, tags or [TAGS[0]], touched, stop)
+            for seed in (1, 2)
+        ]
+        readers = [pool.submit(walk_forward, gallery_dsn, args) for _ in range(2)]
+        try:
+            walks = [r.result(timeout=120) for r in readers]
+        finally:
+            stop.set()
+        assert all(w.result(timeout=30) > 0 for w in writers)
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        after = oracle(c, tags, match, ALL_SOURCES, viewer)
+    throughout = (set(before) & set(after)) - touched
+    assert throughout, "the writers touched everything: nothing left to check"
+    for rows in walks:
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids)), "an item repeated"
+        keys = [(r["created_at"], r["id"]) for r in rows]
+        assert keys == sorted(keys, reverse=True), "out of order"
+        assert not [r["id"] for r in rows if r["is_private"] and r["creator_id"] != viewer]
+        assert throughout <= set(ids), "an item that matched throughout was skipped"
