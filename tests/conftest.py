@@ -27,7 +27,8 @@ from pydeploy import api
 from pydeploy.server import SUPERUSER, LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
-SQL_DIR = REPO / "pgsql"
+# tests/mutations points the suite at a copy of the SQL with a planted bug
+SQL_DIR = Path(os.environ.get("GALLERY_SQL_DIR") or REPO / "pgsql")
 REFERENCE_SCALE = 0.002
 
 # In CI, hypothesis draws the same examples every run, so that a failure reproduces.
