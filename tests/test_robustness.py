@@ -384,9 +384,9 @@ def test_both_entry_points_check_arguments_alike(
     with psycopg.connect(gallery_readonly, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.InvalidParameterValue) as raised:
             conn.execute(PAGE_SQL if function == "gallery_page" else PLAN_SQL, args)
+    if function == "gallery_plan":  # gallery_plan's strategy argument is plan_for
+        message = message.replace("strategy ", "plan_for ")
     assert message in raised.value.diag.message_primary
-    if function == "gallery_plan" and "strategy" in message:
-        assert "plan_for" in raised.value.diag.message_primary
     assert raised.value.diag.message_hint
     assert raised.value.diag.sqlstate == "22023"
 
@@ -405,7 +405,7 @@ def test_a_million_tags_are_refused_at_once(gallery_readonly: str, function: str
                 f"SELECT * FROM {function}(tags => (SELECT tags FROM many),"
                 " sources => '{community-regular,community-auto}')"
             )
-        assert time.monotonic() - started < 0.8
+        assert time.monotonic() - started < 0.3  # was 0.8-2.4 s
 
 
 def test_a_new_install_signs_cursors_with_a_random_key(deployed_dsn: str) -> None:

@@ -81,3 +81,18 @@ BEGIN
     RETURN OLD;
 END
 $$;
+
+-- The key stays as it is (any key of 16 characters or more serves).
+ALTER TABLE gallery_config ALTER COLUMN cursor_secret
+    SET DEFAULT md5(random()::text || clock_timestamp()::text || pg_backend_pid()::text);
+COMMENT ON COLUMN gallery_config.cursor_secret IS
+    'key that signs cursors against corruption and tampering; changing it invalidates every cursor handed out';
+DO $rollback$
+BEGIN
+    IF EXISTS (SELECT 1 FROM gallery_schema_origin
+                WHERE object_name = 'extension pgcrypto' AND origin = 'created') THEN
+        DROP EXTENSION pgcrypto;
+        DELETE FROM gallery_schema_origin WHERE object_name = 'extension pgcrypto';
+    END IF;
+END
+$rollback$;

@@ -1,5 +1,6 @@
 -- depends: 0007_item_tag_numbers
--- tag_nos is written at commit, in item id order.
+-- tag_nos is written at commit, in item id order; cursor keys come from
+-- gen_random_bytes (end of file).
 --
 -- Until now the content_tags triggers updated the items' tag_nos in the statement
 -- that changed the links, so a transaction held its items' row locks from its
@@ -173,3 +174,28 @@ BEGIN
     RETURN OLD;
 END
 $$;
+
+-- Cursor keys from a cryptographic random source (pgcrypto's gen_random_bytes)
+-- instead of md5(random()): 32 bytes, 64 hex digits. pgcrypto goes into public
+-- with the package, unless the database has it already (wherever it lives).
+DO $migration$
+DECLARE
+    v_schema name;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto') THEN
+        CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
+        INSERT INTO gallery_schema_origin (object_name, origin) VALUES ('extension pgcrypto', 'created');
+    END IF;
+    SELECT n.nspname INTO v_schema
+      FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pgcrypto';
+    EXECUTE format('ALTER TABLE gallery_config ALTER COLUMN cursor_secret'
+                   ' SET DEFAULT encode(%I.gen_random_bytes(32), %L)', v_schema, 'hex');
+END
+$migration$;
+COMMENT ON COLUMN gallery_config.cursor_secret IS
+    'key that signs cursors against corruption and tampering (random, 32 bytes in hex); changing it invalidates every cursor handed out';
+-- A new install (the row was written by this very transaction, whose start time
+-- now() is) gets a key from the new default. An existing install keeps its key,
+-- and so the cursors its clients hold; docs/operations.md says how to rotate it.
+UPDATE gallery_config SET cursor_secret = DEFAULT WHERE updated_at = now();
