@@ -119,7 +119,9 @@ def test_tagging_two_items_in_opposite_order_does_not_deadlock(gallery_dsn: str)
 def test_many_items_tagged_in_opposite_orders_by_two_transactions(gallery_dsn: str) -> None:
     """Two transactions, each tagging 40 items one statement at a time, in opposite
     orders, fully interleaved (a statement of one, then of the other)."""
-    items = [r[0] for r in rows(gallery_dsn, "SELECT id FROM content_items_all ORDER BY id LIMIT 40")]
+    items = [
+        r[0] for r in rows(gallery_dsn, "SELECT id FROM content_items_all ORDER BY id LIMIT 40")
+    ]
     sources = dict(rows(gallery_dsn, "SELECT id, source_type FROM content_items_all"))
     execute(gallery_dsn, "DELETE FROM content_tags WHERE tag_id IN (%s, %s)", TAGS[14], TAGS[15])
     link = "INSERT INTO content_tags VALUES (%s, %s, %s)"
@@ -162,9 +164,9 @@ def test_own_links_reach_tag_nos_at_commit_or_on_request(gallery_dsn: str) -> No
         conn.execute("ROLLBACK TO SAVEPOINT s")
     assert rows(gallery_dsn, TAG_NOS_DRIFT_SQL) == []
     assert rows(gallery_dsn, "SELECT count(*) FROM tag_nos_pending") == [(0,)]
-    assert rows(
-        gallery_dsn, "SELECT cardinality(tag_nos) FROM content_items_all WHERE id = 5"
-    ) == [(2,)]
+    assert rows(gallery_dsn, "SELECT cardinality(tag_nos) FROM content_items_all WHERE id = 5") == [
+        (2,)
+    ]
 
 
 def test_links_of_a_tag_deleted_in_the_same_transaction_leave_no_number(gallery_dsn: str) -> None:
@@ -218,7 +220,9 @@ def extreme(gallery_dsn: str) -> str:
     return gallery_dsn
 
 
-def walk(conn: psycopg.Connection, direction: str, start: str | None, **kwargs: object) -> list[int]:
+def walk(
+    conn: psycopg.Connection, direction: str, start: str | None, **kwargs: object
+) -> list[int]:
     """Every page from start, following row cursors; fails on a repeated position."""
     ids: list[int] = []
     cursor = start
@@ -294,7 +298,7 @@ def test_extreme_timestamps_page_in_postgresql_order(
                 break
             cursor = more[-1]["row_cursor"]
         backward = walk(conn, "prev", cursor, n=page_size, **args)
-        assert backward + [expected[-1]] == expected
+        assert [*backward, expected[-1]] == expected
 
 
 def decoded(cursor: str) -> list[str]:
@@ -381,9 +385,11 @@ def test_both_entry_points_check_arguments_alike(
         "strategy": None,
         **kwargs,
     }
-    with psycopg.connect(gallery_readonly, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.InvalidParameterValue) as raised:
-            conn.execute(PAGE_SQL if function == "gallery_page" else PLAN_SQL, args)
+    with (
+        psycopg.connect(gallery_readonly, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InvalidParameterValue) as raised,
+    ):
+        conn.execute(PAGE_SQL if function == "gallery_page" else PLAN_SQL, args)
     if function == "gallery_plan":  # gallery_plan's strategy argument is plan_for
         message = message.replace("strategy ", "plan_for ")
     assert message in raised.value.diag.message_primary
@@ -471,13 +477,11 @@ def layout(dsn: str) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture
-def second_reference(cluster, reference_db_template) -> Iterator[str]:  # noqa: ANN001
+def second_reference(cluster, reference_db_template) -> Iterator[str]:
     """Another clone of the reference database, adopted without interruption."""
     name = "reference_uninterrupted"
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute(
-            f'CREATE DATABASE "{name}" TEMPLATE "{reference_db_template.template_dbname}"'
-        )
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{reference_db_template.template_dbname}"')
     try:
         yield cluster.url(name)
     finally:
@@ -503,9 +507,9 @@ def test_a_killed_preparation_resumes_on_the_next_apply(
     before = layout(reference_dsn)
 
     pattern = (
-        "VALIDATE CONSTRAINT \"content_items_auto_partition_check\""
+        'VALIDATE CONSTRAINT "content_items_auto_partition_check"'
         if during == "validate"
-        else "CREATE INDEX CONCURRENTLY \"content_items_auto_created_at_id_idx\""
+        else 'CREATE INDEX CONCURRENTLY "content_items_auto_created_at_id_idx"'
     )
     execute(reference_dsn, GATE_SQL % {"pattern": f"'{pattern}'", "gate": GATE})
     monitor = psycopg.connect(reference_dsn, autocommit=True)
@@ -535,7 +539,7 @@ def test_a_killed_preparation_resumes_on_the_next_apply(
         monitor.execute("SELECT pg_terminate_backend(%s)", (pid,))
         with pytest.raises(api.deploy.DeployError) as raised:
             apply.finish()
-        assert "run `pydeploy apply` again" in (raised.value.hint or "")
+        assert "it resumes where this one stopped" in (raised.value.hint or "")
         writer.rollback()
         if during == "validate":
             monitor.execute("SELECT pg_advisory_unlock(%s)", (GATE,))
@@ -545,12 +549,16 @@ def test_a_killed_preparation_resumes_on_the_next_apply(
     debris = layout(reference_dsn)
     assert debris != before  # the column, and a NOT VALID check or an INVALID index
     if during == "validate":
-        assert ("content_items_auto", "content_items_auto_partition_check",
-                "CHECK ((source_type = 'auto'::text)) NOT VALID", False) in [
-            (*c[:2], c[2], c[3]) for c in debris["constraints"]]
+        assert (
+            "content_items_auto",
+            "content_items_auto_partition_check",
+            "CHECK ((source_type = 'auto'::text)) NOT VALID",
+            False,
+        ) in [(*c[:2], c[2], c[3]) for c in debris["constraints"]]
     else:
-        assert any(i[0] == "content_items_auto_created_at_id_idx" and not i[2]
-                   for i in debris["indexes"])
+        assert any(
+            i[0] == "content_items_auto_created_at_id_idx" and not i[2] for i in debris["indexes"]
+        )
     execute(reference_dsn, "DROP EVENT TRIGGER test_gate; DROP FUNCTION test_gate()")
 
     result = api.apply(reference_dsn, SQL_DIR)
