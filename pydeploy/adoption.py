@@ -22,7 +22,7 @@ was.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import psycopg
@@ -79,14 +79,36 @@ def _column_nullable(conn: psycopg.Connection, table: str, column: str) -> bool 
     return None if row is None else row[0]
 
 
-def _has_constraint(conn: psycopg.Connection, table: str, name: str) -> bool:
-    return bool(
+def _column_marked(conn: psycopg.Connection, table: str, column: str) -> bool:
+    """Whether the column carries the mark of a preparation (one that was interrupted:
+    once adopted, the table needs no preparation)."""
+    return (
         conn.execute(
-            "SELECT 1 FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s"
-            " AND convalidated",
-            (table, name),
+            "SELECT col_description(attrelid, attnum) FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
+            (table, column),
         ).fetchone()
-    )
+        or (None,)
+    )[0] == ADDED_MARK
+
+
+def _constraint_state(conn: psycopg.Connection, table: str, name: str) -> bool | None:
+    """None when the table has no such constraint, else whether it is validated."""
+    row = conn.execute(
+        "SELECT convalidated FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s",
+        (table, name),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _index_state(conn: psycopg.Connection, name: str) -> tuple[bool, str | None] | None:
+    """None when there is no such index, else (valid, comment)."""
+    row = conn.execute(
+        "SELECT i.indisvalid, obj_description(i.indexrelid, 'pg_class')"
+        "  FROM pg_index i WHERE i.indexrelid = to_regclass(%s)",
+        (name,),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
 
 
 def _matching_index(
@@ -123,7 +145,11 @@ def _steps(conn: psycopg.Connection) -> list[Step]:
     steps = []
     for table, source in LEGACY_TABLES.items():
         t = sql.Identifier(table)
-        if _column_nullable(conn, table, "source_type") is None:
+        drop_column = sql.SQL("ALTER TABLE {} DROP COLUMN source_type").format(t)
+        if _column_marked(conn, table, "source_type"):
+            # an interrupted preparation added it: keep it, and take it back on failure
+            steps.append(Step(f"keep column {table}.source_type (added earlier)", (), drop_column))
+        elif _column_nullable(conn, table, "source_type") is None:
             steps.append(
                 Step(
                     f"add column {table}.source_type DEFAULT '{source}'",
@@ -135,7 +161,7 @@ def _steps(conn: psycopg.Connection) -> list[Step]:
                             t, sql.Literal(ADDED_MARK)
                         ),
                     ),
-                    sql.SQL("ALTER TABLE {} DROP COLUMN source_type").format(t),
+                    drop_column,
                 )
             )
         checks = [
@@ -155,30 +181,44 @@ def _steps(conn: psycopg.Connection) -> list[Step]:
             if _column_nullable(conn, table, column)
         ]
         for name, words, condition in checks:
-            if _has_constraint(conn, table, name):
-                continue
             c = sql.Identifier(name)
-            steps.append(
-                Step(
-                    f"add CHECK ({words}) NOT VALID on {table}",
-                    (
-                        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
-                            t, c, condition
+            drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(t, c)
+            state = _constraint_state(conn, table, name)
+            if state:  # validated by an interrupted preparation
+                steps.append(Step(f"keep {name} (validated earlier)", (), drop))
+                continue
+            if state is None:
+                steps.append(
+                    Step(
+                        f"add CHECK ({words}) NOT VALID on {table}",
+                        (
+                            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
+                                t, c, condition
+                            ),
                         ),
-                    ),
-                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(t, c),
+                        drop,
+                    )
                 )
-            )
             steps.append(
                 Step(
                     f"validate {name} (a scan; reads and writes go on)",
                     (sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(t, c),),
+                    drop if state is False else None,  # left NOT VALID earlier
                 )
             )
         for suffix, columns, options, unique in REQUIRED_INDEXES:
-            if _matching_index(conn, table, columns, options, unique):
-                continue
             index = sql.Identifier(f"{table}_{suffix}")
+            drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index)
+            state = _index_state(conn, f"{table}_{suffix}")
+            if _matching_index(conn, table, columns, options, unique):
+                if state == (True, ADDED_MARK):  # built by an interrupted preparation
+                    steps.append(Step(f"keep index {table}_{suffix} (built earlier)", (), drop))
+                continue
+            if state is not None and not state[0]:
+                # an interrupted CREATE INDEX CONCURRENTLY leaves its index INVALID
+                steps.append(
+                    Step(f"drop invalid index {table}_{suffix} (an interrupted build)", (drop,))
+                )
             keys = sql.SQL(", ").join(
                 sql.SQL("{}{}").format(sql.Identifier(c), sql.SQL(" DESC" if o & 1 else ""))
                 for c, o in zip(columns, options, strict=True)
@@ -193,7 +233,7 @@ def _steps(conn: psycopg.Connection) -> list[Step]:
                             sql.SQL("UNIQUE " if unique else ""), index, t, keys
                         ),
                     ),
-                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index),
+                    drop,
                 )
             )
             steps.append(
@@ -210,11 +250,27 @@ def plan(conn: psycopg.Connection) -> list[str]:
     return [step.description for step in _steps(conn)]
 
 
+def _undo(conn: psycopg.Connection, statements: list[sql.Composable]) -> bool:
+    """Run the undo statements, last step first; False if any failed (a lost
+    connection fails them all)."""
+    complete = True
+    for statement in reversed(statements):
+        try:
+            conn.execute(statement)
+        except psycopg.Error:
+            complete = False
+    return complete
+
+
 @contextmanager
 def prepared(conn: psycopg.Connection) -> Iterator[list[str]]:
     """Prepare the legacy tables (see the module doc) for the block; undo on error.
 
-    ``conn`` must be in autocommit mode: every step commits on its own.
+    ``conn`` must be in autocommit mode: every step commits on its own. Every step
+    is decided from the catalog as it is, so a preparation that was interrupted
+    (its connection killed, the machine restarted) resumes where it stopped: what
+    it added is kept, a constraint it left NOT VALID is validated, an index it left
+    INVALID is dropped and built again. The undo covers that too.
     """
     undo: list[sql.Composable] = []
     done: list[str] = []
@@ -227,16 +283,20 @@ def prepared(conn: psycopg.Connection) -> Iterator[list[str]]:
                     for statement in step.statements:
                         conn.execute(statement)
             except psycopg.Error as e:
+                complete = _undo(conn, undo)
+                undo = []
                 raise DeployError(
                     f"preparing the legacy tables for adoption failed at: {step.description}: "
                     f"{e.diag.message_primary or e}",
                     "fix the data or the table and run `pydeploy apply` again; "
-                    "nothing of the preparation is left behind",
+                    "nothing of the preparation is left behind"
+                    if complete
+                    else "the preparation could not be undone (its connection was lost): "
+                    "run `pydeploy apply` again, it resumes where this one stopped "
+                    "(`pydeploy apply --dry-run` lists what is left to do)",
                 ) from e
             done.append(step.description)
         yield done
     except BaseException:
-        for statement in reversed(undo):
-            with suppress(psycopg.Error):  # best effort: the original error is what matters
-                conn.execute(statement)
+        _undo(conn, undo)  # best effort: the original error is what matters
         raise

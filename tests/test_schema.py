@@ -69,6 +69,8 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("gallery_schema_origin", "r", ""),
         ("gallery_telemetry", "r", ""),
         ("tag_cardinality_stats", "r", ""),
+        ("tag_nos_pending", "r", ""),
+        ("tag_nos_pending_xact", "r", ""),
         ("tags", "r", ""),
         ("users", "r", ""),
     ]
@@ -278,7 +280,8 @@ def test_concurrent_tag_writes_to_one_item_keep_both(gallery: str) -> None:
 
 
 def test_tag_nos_are_filled_when_the_migration_is_applied_to_existing_links(gallery: str) -> None:
-    assert api.rollback(gallery, SQL_DIR).rolled_back == "0007_item_tag_numbers"
+    while (rolled_back := api.rollback(gallery, SQL_DIR).rolled_back) != "0007_item_tag_numbers":
+        assert rolled_back > "0007"
     assert "tag_nos" not in {
         r[0]
         for r in rows(

@@ -15,6 +15,8 @@ BEGIN
     parameter, with a HINT to start from the first page, when the cursor is not
     one of ours (garbage, truncated, edited: bad signature), comes from an
     incompatible version, or was made for other filters than p_filter_hash.
+    Infinite positions ('Infinity', '-Infinity': items whose created_at is
+    infinite) are PostgreSQL's infinite timestamps, ordered as it orders them.
     Cost: one base64 decode and one sha256.
     */
     v_base64 := translate(p_cursor, '-_', '+/');
@@ -36,7 +38,7 @@ BEGIN
                   HINT = 'pass a row_cursor value unchanged, or start from the first page with cursor => NULL';
     END IF;
     IF cardinality(v_parts) <> 5
-       OR v_parts[2] !~ '^-?[0-9]{1,18}$' OR v_parts[3] !~ '^-?[0-9]{1,19}$'
+       OR v_parts[2] !~ '^-?([0-9]{1,19}|Infinity)$' OR v_parts[3] !~ '^-?[0-9]{1,19}$'
        OR v_parts[5] IS DISTINCT FROM left(encode(sha256(convert_to(
               p_secret || '|' || array_to_string(v_parts[1:4], '|') || '|' || p_secret,
               'UTF8')), 'hex'), 16)
@@ -50,7 +52,16 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'a cursor only continues the query that produced it: start from the first page with cursor => NULL';
     END IF;
-    after_created_at := timestamptz 'epoch' + v_parts[2]::bigint * interval '1 microsecond';
+    -- Integer arithmetic only (bigint * interval would go through float8 and lose
+    -- microseconds past 2^53): the µs since 1970 are re-counted from PostgreSQL's
+    -- own epoch (2000), which fits a bigint and an interval over the whole
+    -- timestamp range, and read as an interval of that many microseconds.
+    after_created_at := CASE v_parts[2]
+        WHEN 'Infinity' THEN timestamptz 'infinity'
+        WHEN '-Infinity' THEN timestamptz '-infinity'
+        ELSE timestamptz '2000-01-01 00:00:00+00'
+             + (((v_parts[2]::numeric - 946684800000000)::bigint)::text || ' microseconds')::interval
+        END;
     after_id := v_parts[3]::bigint;
 END
 $$;

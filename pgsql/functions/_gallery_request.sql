@@ -12,33 +12,25 @@ SET search_path = public, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    c_sources CONSTANT text[] :=
-        '{user-regular,user-auto,community-regular,community-auto}';
-    c_strategies CONSTANT text[] :=
-        '{order_first,self_join,group_having,two_phase,tag_union,tag_array}';
     v_cfg gallery_config;
     v_tags uuid[];
     v_plan record;
 BEGIN
     /*
     Contract: everything gallery_page and gallery_explain need before they
-    run a strategy: the arguments checked (errors: see gallery_page), tags
+    run a strategy: the arguments checked (_gallery_check_args, shared with
+    gallery_plan, then direction and cursor; errors: see gallery_page), tags
     and sources normalised (distinct, sorted), the hash of those filters that
     cursors carry, the cursor's position, and the strategy (forced, or chosen
     by gallery_plan) with the tags rarest first and the plan's figures, and
     the tags' numbers (tags.tag_no) for the strategies that read tag_nos.
-    Cost: gallery_plan's (one stats probe per tag), one cursor check, one
+    Cost: the checks (twice: gallery_plan repeats them, a few microseconds),
+    gallery_plan's (one stats probe per tag), one cursor check, one
     tags primary-key probe per tag.
     */
-    IF p_page_size IS NULL OR p_page_size NOT BETWEEN 1 AND 100 THEN
-        RAISE EXCEPTION 'page_size must be between 1 and 100, got %', coalesce(p_page_size::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass page_size => 25, for example';
-    END IF;
-    IF p_match IS NULL OR p_match NOT IN ('all', 'any') THEN
-        RAISE EXCEPTION 'match must be ''all'' or ''any'', got %', coalesce(quote_literal(p_match), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'all: items with every tag; any: items with at least one';
-    END IF;
+    SELECT * INTO v_cfg FROM gallery_config;
+    PERFORM _gallery_check_args(p_tags, p_match, p_sources, p_viewer_id, p_page_size,
+                                p_strategy, 'strategy', v_cfg.max_tags);
     IF p_direction IS NULL OR p_direction NOT IN ('next', 'prev') THEN
         RAISE EXCEPTION 'direction must be ''next'' or ''prev'', got %',
                         coalesce(quote_literal(p_direction), 'NULL')
@@ -50,50 +42,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'pass the first row''s row_cursor of the page you are on';
     END IF;
-    IF p_sources IS NULL OR cardinality(p_sources) = 0 THEN
-        RAISE EXCEPTION 'sources must name at least one source'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('sources are %s', array_to_string(c_sources, ', '));
-    END IF;
-    IF NOT p_sources <@ c_sources OR array_position(p_sources, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'sources contains %, which is not a source',
-            (SELECT coalesce(quote_literal(s), 'NULL') FROM unnest(p_sources) AS s
-              WHERE s IS NULL OR NOT s = ANY (c_sources) LIMIT 1)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('sources are %s', array_to_string(c_sources, ', '));
-    END IF;
-    IF p_viewer_id IS NULL AND p_sources && '{user-regular,user-auto}'::text[] THEN
-        RAISE EXCEPTION 'sources user-regular and user-auto need viewer_id'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'pass viewer_id, or sources => ''{community-regular,community-auto}'' for anonymous browsing';
-    END IF;
-    IF array_position(p_tags, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'tags must not contain NULL'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass tag ids only, or tags => NULL for no tag filter';
-    END IF;
-    IF p_strategy IS NOT NULL AND NOT p_strategy = ANY (c_strategies) THEN
-        RAISE EXCEPTION 'strategy must be one of %, got %', array_to_string(c_strategies, ', '),
-                        quote_literal(p_strategy)
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'or strategy => NULL to let the planner choose';
-    END IF;
-    SELECT * INTO v_cfg FROM gallery_config;
+    -- checked above: at most 1000 elements, so this is cheap
     SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') INTO v_tags FROM unnest(p_tags) AS t;
-    IF cardinality(v_tags) > v_cfg.max_tags THEN
-        RAISE EXCEPTION 'tags has % distinct tags, more than the % allowed', cardinality(v_tags), v_cfg.max_tags
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'narrow the filter, or raise gallery_config.max_tags';
-    END IF;
-    IF p_strategy IN ('self_join', 'group_having', 'two_phase') AND p_match = 'any'
-       OR p_strategy = 'tag_union' AND p_match = 'all' THEN
-        RAISE EXCEPTION 'strategy % does not implement match %', p_strategy, quote_literal(p_match)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'match any: order_first, tag_union or tag_array; match all: any but tag_union';
-    END IF;
-    IF p_strategy IN ('self_join', 'group_having', 'two_phase', 'tag_union', 'tag_array')
-       AND cardinality(v_tags) = 0 THEN
-        RAISE EXCEPTION 'strategy % needs tags', p_strategy
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'without tags only order_first applies';
-    END IF;
     SELECT array_agg(DISTINCT s ORDER BY s) INTO sources FROM unnest(p_sources) AS s;
 
     -- a cursor belongs to exactly these normalised filters

@@ -72,9 +72,17 @@ BEGIN
             '           ''base64''), ''=''), E''+/\n'', ''-_'')'
             '  FROM (%s) AS s'
             '  JOIN content_items_all i ON i.id = s.item_id AND i.source_type = s.item_source'
+            -- created_at in µs since 1970, exact integer arithmetic (numeric) over the
+            -- whole timestamp range, counted from PostgreSQL's own epoch (2000) so that
+            -- the interval cannot overflow; 'Infinity' / '-Infinity' for infinite ones
             ' CROSS JOIN LATERAL (SELECT format(''g1|%%s|%%s|%%s'','
-            '                                   (extract(epoch FROM i.created_at) * 1000000)::bigint,'
-            '                                   i.id, $8) AS payload) AS c'
+            '             CASE WHEN isfinite(i.created_at)'
+            '                  THEN trunc(extract(epoch FROM i.created_at'
+            '                                     - timestamptz ''2000-01-01 00:00:00+00'') * 1000000)'
+            '                       + 946684800000000'
+            '                  WHEN i.created_at > timestamptz ''epoch'' THEN numeric ''Infinity'''
+            '                  ELSE numeric ''-Infinity'' END,'
+            '             i.id, $8) AS payload) AS c'
             ' ORDER BY s.item_created_at DESC, s.item_id DESC',
             _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
                                   v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array))

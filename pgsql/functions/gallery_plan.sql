@@ -27,8 +27,9 @@ DECLARE
 BEGIN
     /*
     Contract: which strategy gallery_page runs for these filters, and why.
-    Input checks are gallery_page's (call it for validation); this function
-    normalises tags (distinct) and sources like it does.
+    Arguments are checked as gallery_page checks them (_gallery_check_args:
+    22023 with a message naming the parameter, plan_for standing for
+    strategy); tags and sources are normalised (distinct) like it does.
     Inputs: per tag, the number of items carrying it in the sources' partitions
     (tag_cardinality_stats; fallback_default_count when a tag has none), the
     partitions' sizes (pg_class.reltuples), the knobs of gallery_config.
@@ -48,6 +49,8 @@ BEGIN
     Cost: one index probe per tag into tag_cardinality_stats.
     */
     SELECT * INTO v_cfg FROM gallery_config;
+    PERFORM _gallery_check_args(tags, match, sources, viewer_id, page_size,
+                                plan_for, 'plan_for', v_cfg.max_tags);
     SELECT coalesce(array_agg(DISTINCT t), '{}') INTO v_tags FROM unnest(tags) AS t;
     SELECT array_agg(DISTINCT s ORDER BY s) INTO v_sources FROM unnest(sources) AS s;
     v_src := ARRAY(SELECT DISTINCT CASE WHEN s LIKE '%-regular' THEN 'items' ELSE 'auto' END
