@@ -73,9 +73,8 @@ MUTATIONS = [
         "gallery_page.sql",
         (
             (
-                "(extract(epoch FROM i.created_at) * 1000000)::bigint",
-                "(extract(epoch FROM date_trunc(''milliseconds'', i.created_at))"
-                " * 1000000)::bigint",
+                "THEN trunc(extract(epoch FROM i.created_at'",
+                "THEN trunc(extract(epoch FROM date_trunc(''milliseconds'', i.created_at)'",
             ),
         ),
     ),
