@@ -16,8 +16,8 @@ reads the target page from that cursor, as any gallery_page call may),
 after/gin/rum follow their own keyset from their own previous page, before
 jumps with OFFSET.
 
-gallery_page's overhead: right after gallery_page (the planner's pick) on a
-class, the SQL it runs for that page, bare: the text ``_gallery_strategy_sql``
+gallery_page's overhead: with gallery_page (the planner's pick) on a class,
+in turns with it, the SQL it runs for that page, bare: the text ``_gallery_strategy_sql``
 builds from what ``_gallery_request`` returns for the same arguments, PREPAREd
 with the parameter types gallery_page passes and EXECUTEd with the same values,
 in a transaction with gallery_page's settings (its SET clauses, then
@@ -258,32 +258,45 @@ def _position(conn: psycopg.Connection, pager: Pager, page: int) -> object:
     return position
 
 
-def _measure(
-    conn: psycopg.Connection,
-    query: Query,
-    runs: int,
-    within: Callable[[], AbstractContextManager[object]] = nullcontext,
-) -> Measurement:
-    """The warm-up (its rows kept) and the timed runs, each statement inside within()."""
-    statement, params = query
-    started = time.perf_counter()
-    try:
-        with within():
-            rows = conn.execute(statement, params).fetchall()
-    except psycopg.errors.QueryCanceled:
-        return Measurement(status="timeout")
-    warmup = time.perf_counter() - started
-    taken = min(runs, SLOW_RUNS) if warmup > SLOW_WARMUP_S else runs
+Within = Callable[[], AbstractContextManager[object]]
+"""A context each statement of a measurement runs in (settings, a transaction)."""
 
-    def timed() -> float | None:
-        with within():
-            return _server_ms(conn, query)
 
-    return Measurement(
-        warmup_ms=warmup * 1000,
-        runs_ms=[timed() for _ in range(taken)],
-        rows=[(r[1], int(r[0])) for r in rows],
-    )
+def _measure_in_turns(
+    conn: psycopg.Connection, measured: Sequence[tuple[Query, Within]], runs: int
+) -> list[Measurement]:
+    """Each query's warm-up (its rows kept), then the timed runs in turns (run 1 of
+    each, run 2 of each, ...: a change of load on the machine hits all of them alike),
+    each statement inside its within()."""
+    warmups: list[tuple[float, list[Row]] | None] = []
+    for (statement, params), within in measured:
+        started = time.perf_counter()
+        try:
+            with within():
+                rows = conn.execute(statement, params).fetchall()
+        except psycopg.errors.QueryCanceled:
+            warmups.append(None)
+            continue
+        warmups.append((time.perf_counter() - started, rows))
+    taken = [
+        0 if w is None else min(runs, SLOW_RUNS) if w[0] > SLOW_WARMUP_S else runs for w in warmups
+    ]
+    times: list[list[float | None]] = [[] for _ in measured]
+    for run in range(max(taken, default=0)):
+        for n, (query, within) in enumerate(measured):
+            if run < taken[n]:
+                with within():
+                    times[n].append(_server_ms(conn, query))
+    return [
+        Measurement(status="timeout")
+        if w is None
+        else Measurement(warmup_ms=w[0] * 1000, runs_ms=t, rows=[(r[1], int(r[0])) for r in w[1]])
+        for w, t in zip(warmups, times, strict=True)
+    ]
+
+
+def _measure(conn: psycopg.Connection, query: Query, runs: int) -> Measurement:
+    return _measure_in_turns(conn, [(query, nullcontext)], runs)[0]
 
 
 # What gallery_page runs for a page: its strategy, work_mem, the strategy's SQL and the
@@ -353,15 +366,23 @@ def _gallery_page_settings(conn: psycopg.Connection, bare: BareQuery) -> Iterato
         yield
 
 
-def _measure_bare(
+def _measure_with_bare(
     conn: psycopg.Connection, qc: QueryClass, cursor: str | None, runs: int
-) -> Measurement:
-    """The SQL gallery_page runs for this page, bare (see the module doc)."""
+) -> tuple[Measurement, Measurement]:
+    """gallery_page (the planner's pick) on this page and the SQL it runs, bare (see the
+    module doc), timed in turns; the bare SQL's error alone when it cannot be prepared."""
+    page = gallery_page_query(qc, cursor, None)
     try:
         with _prepared_bare(conn, qc, cursor) as bare:
-            return _measure(conn, bare.query, runs, lambda: _gallery_page_settings(conn, bare))
+            planner, bare_sql = _measure_in_turns(
+                conn,
+                [(page, nullcontext), (bare.query, lambda: _gallery_page_settings(conn, bare))],
+                runs,
+            )
+            return planner, bare_sql
     except psycopg.Error as exc:
-        return Measurement(status="error", error=str(exc).strip())
+        failed = Measurement(status="error", error=str(exc).strip())
+    return _measure(conn, page, runs), failed
 
 
 @dataclass
@@ -438,10 +459,10 @@ def measure_class(
                 position = _position(conn, pager, qc.page)
                 if gallery:
                     cursor.append(position)
-            results[name] = _measure(conn, pager.query(position), runs)
-            if name == PLANNER and results[name].status == "ok":
-                step(f"{qc.label}: {BARE}")
-                bare = _measure_bare(conn, qc, cast(str | None, position), runs)
+            if name == PLANNER:
+                results[name], bare = _measure_with_bare(conn, qc, cast(str | None, position), runs)
+            else:
+                results[name] = _measure(conn, pager.query(position), runs)
         except PagingTimeout:
             results[name] = Measurement(status="timeout", error="a page before it timed out")
         except psycopg.Error as exc:
@@ -572,6 +593,7 @@ def machine_info(conn: psycopg.Connection) -> dict[str, object]:
     ).fetchall()
     return {
         "cores": os.cpu_count(),
+        "load_average": os.getloadavg(),  # 1, 5, 15 min, when the measurements end
         "ram_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -658,7 +680,7 @@ def run(
         builds = baselines.ensure_baselines(conn, rebuild=rebuild_baselines)
         rum_anchor = baselines.rum_first_anchor(conn)
         results = []
-        total = sum(len(class_approaches(qc)) + 1 for qc in classes)  # + the bare SQL
+        total = sum(len(class_approaches(qc)) for qc in classes)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("classes", total=total)
 
@@ -740,7 +762,7 @@ def _overhead_lines(report: Report) -> list[str]:
         "",
         "## gallery_page's overhead",
         "",
-        "The planner's pick run bare right after gallery_page, in the same run: the SQL "
+        "The planner's pick run bare, in turns with gallery_page: the SQL "
         "`_gallery_strategy_sql` builds for the page, with the parameter values "
         "`_gallery_request` gives gallery_page, gallery_page's settings and a plan per run "
         "(see bench/run.py). overhead = gallery_page's median minus the bare SQL's: argument "
@@ -767,12 +789,14 @@ def markdown(report: Report) -> str:
     names = approaches()
     strategies = [n for n in names if n != PLANNER and n not in baselines.BASELINES]
     machine, data = report.machine, report.data
+    load = ", ".join(f"{v:.1f}" for v in machine["load_average"])  # type: ignore[attr-defined]
     lines = [
         f"# Bench run: {report.label}",
         "",
         f"`{report.command}` on {report.date}: {machine['cores']} cores, "
         f"{int(machine['ram_bytes']) / 2**30:.0f} GiB RAM, "
         f"{str(machine['postgresql']).split(' on ')[0]}; "
+        f"load average {load} (1, 5, 15 min) at the end; "
         f"{data['items']:,} items + {data['auto_items']:,} auto items, "
         f"{int(data['links'] or 0):,} links, {data['tags']:,} tags, {data['users']:,} users.",
         "",
