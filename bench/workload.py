@@ -167,13 +167,19 @@ def _nearly_disjoint_pair(pairs: list[PairCount]) -> PairCount:
     return min(pairs, key=lambda p: (p.lift, -p.expected, p.a, p.b))
 
 
-def _correlated_pair(pairs: list[PairCount]) -> PairCount:
+def _correlated_pair(pairs: list[PairCount]) -> tuple[PairCount, str]:
     """The pair seen together most often among those at least CORRELATED_MIN_LIFT times
-    above independence (the highest lift when no pair is)."""
+    above independence (the highest lift when no pair is), and that criterion."""
     correlated = [p for p in pairs if p.lift >= CORRELATED_MIN_LIFT]
     if correlated:
-        return max(correlated, key=lambda p: (p.together, p.lift, p.a, p.b))
-    return max(pairs, key=lambda p: (p.lift, p.together, p.a, p.b))
+        return (
+            max(correlated, key=lambda p: (p.together, p.lift, p.a, p.b)),
+            f"most often together of the pairs >= {CORRELATED_MIN_LIFT:g}x independence",
+        )
+    return (
+        max(pairs, key=lambda p: (p.lift, p.together, p.a, p.b)),
+        f"highest observed / expected (no pair reaches {CORRELATED_MIN_LIFT:g}x)",
+    )
 
 
 @dataclass(frozen=True)
@@ -283,23 +289,19 @@ def choose_classes(conn: psycopg.Connection, seed: int) -> list[QueryClass]:
     viewer, heaviest = _viewers(conn, seed)
     pool = [tag for tag, _ in counts[:K_TAG_POOL]]
     pairs = _pair_counts(conn, counts[:FREQUENT_PAIR_POOL])
-    correlated, disjoint = _correlated_pair(pairs), _nearly_disjoint_pair(pairs)
+    correlated, correlated_criterion = _correlated_pair(pairs)
+    disjoint = _nearly_disjoint_pair(pairs)
     ages, recent = _old_tags(conn, counts)
     old_popular = ages[0]
+    old_pool = [a for a in ages[:OLD_ANY_POOL] if a.recent_share <= OLD_MAX_RECENT_SHARE]
+    if len(old_pool) < 3:  # too few old tags: the least recent ones
+        old_pool = ages[:3]
     k_tags = {k: _item_tags(conn, pool, k, viewer, seed) for k in (3, 5, 10)}
-    old_any = _seeded_pick(conn, [a.tag for a in ages[:OLD_ANY_POOL]], 3, seed)
+    old_any = _seeded_pick(conn, [a.tag for a in old_pool], 3, seed)
     names = _tag_names(
-        conn,
-        [
-            correlated.a,
-            correlated.b,
-            disjoint.a,
-            disjoint.b,
-            *old_any,
-            *(a.tag for a in ages[:OLD_ANY_POOL]),
-        ],
+        conn, [correlated.a, correlated.b, disjoint.a, disjoint.b, *(a.tag for a in old_pool)]
     )
-    old_described = {a.tag: a.describe(names) for a in ages[:OLD_ANY_POOL]}
+    old_described = {a.tag: a.describe(names) for a in old_pool}
 
     def every(
         label: str, tags: tuple[uuid.UUID, ...], match: str = "all", page: int = 1, why: str = ""
@@ -316,9 +318,7 @@ def choose_classes(conn: psycopg.Connection, seed: int) -> list[QueryClass]:
         every(
             "correlated pair",
             (correlated.a, correlated.b),
-            why=correlated.why(
-                names, f"most often together of the pairs >= {CORRELATED_MIN_LIFT:g}x independence"
-            ),
+            why=correlated.why(names, correlated_criterion),
         ),
         every(
             "nearly disjoint pair",
@@ -330,14 +330,15 @@ def choose_classes(conn: psycopg.Connection, seed: int) -> list[QueryClass]:
         every(
             "old popular tag",
             (old_popular.tag,),
-            why=f"most frequent with <= {OLD_MAX_RECENT_SHARE:.0%} recent: "
+            why=f"most frequent with <= {OLD_MAX_RECENT_SHARE:.0%} recent (else least recent): "
             f"{old_popular.describe(names)}; {recent}",
         ),
         every(
             "ANY of 3 old tags",
             old_any,
             match="any",
-            why=f"seeded among the {len(old_described)} most frequent old tags: "
+            why=f"seeded among {len(old_pool)} old tags (the most frequent, or the least"
+            " recent when fewer than 3 are old): "
             + ", ".join(old_described[t] for t in old_any)
             + f"; {recent}",
         ),
