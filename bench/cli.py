@@ -16,10 +16,11 @@ import psycopg.sql
 from rich.progress import Progress
 
 from bench import run as bench_run
-from bench.generate import DATASETS, generate
+from bench.generate import DATASETS, check_request, generate
 from bench.reference import create_reference_database
 from pydeploy import api
 from pydeploy.db import resolve_dsn
+from pydeploy.errors import PydeployError
 
 T = TypeVar("T")
 
@@ -48,7 +49,12 @@ def _fresh_database(name: str) -> str:
 def generate_command(
     dataset: str, scale: float, seed: int, dsn: str | None, database: str | None
 ) -> None:
-    """pydeploy apply, then fill the database with a dataset, server side."""
+    """pydeploy apply, then fill the database with a dataset, server side (askubuntu:
+    real data read from ../shared/data/askubuntu; --scale 1 is all of it)."""
+    try:
+        check_request(dataset, scale)
+    except (ValueError, PydeployError) as exc:
+        raise click.ClickException(str(exc)) from exc
     dsn = dsn or _fresh_database(database or f"bench_{dataset}")
     with Progress(transient=True) as bar:
         tasks: dict[str, object] = {}

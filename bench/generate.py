@@ -1,7 +1,7 @@
 """Benchmark data written through the package's own schema.
 
 ``generate`` applies the package to an empty database and fills it with one
-of two datasets, server side (generate_series, set-based INSERTs in chunks),
+of three datasets, server side (generate_series, set-based INSERTs in chunks),
 deterministic per seed:
 
 dense
@@ -19,8 +19,17 @@ zipf
     topics, puts 95% of its items there. Tags at home together co-occur far
     more than chance, frequent tags with disjoint homes almost never: rare
     tags, nearly disjoint frequent pairs and strongly correlated sets exist.
+askubuntu
+    Real data: every Ask Ubuntu question up to 2017-08 with its tags (271,233
+    items, 734,292 links, 3,029 tags, 2009-2017), read from
+    ``../shared/data/askubuntu`` beside the repository (see its SOURCE.md):
+    real co-occurrence and real drift in time (tags whose use ended years
+    ago). Ids and timestamps are the questions'; creators (when the file has
+    none), privacy and the items/auto split are made up like the generated
+    data's (a quarter of the items in 'items'). A scale below 1 keeps a seeded
+    share of the questions with all their tags; 1 is the whole dataset.
 
-Both: ~500 users at scale 1 with heavy and light creators (creator = 1 +
+dense and zipf: ~500 users at scale 1 with heavy and light creators (creator = 1 +
 floor(u^2 * users)), 10% private items, timestamps in whole seconds over a
 year (so ties in created_at occur), ids unique across both partitions (items
 first, then auto items).
@@ -31,6 +40,9 @@ items outside it), a set of size S, as
 offset + j * stride mod S with stride coprime to S (distinct, spread over the
 set, no sort). The links go through an unlogged staging table sorted by
 item, so content_tags is written in key order like the dense data.
+Both also get OLD_TAG_SHARES: tags whose items all lie in the oldest
+OLD_TIMELINE_SHARE of the timeline (a tag whose use ended, like a real site's
+old release tags), each on that share of all items.
 """
 
 from __future__ import annotations
@@ -46,8 +58,9 @@ from pathlib import Path
 import psycopg
 
 from pydeploy import api
+from pydeploy.errors import PydeployError
 
-DATASETS = ("dense", "zipf")
+DATASETS = ("dense", "zipf", "askubuntu")
 ITEMS_AT_SCALE_1 = 65_205
 AUTO_ITEMS_AT_SCALE_1 = 1_110_000
 USERS_AT_SCALE_1 = 500
@@ -62,9 +75,18 @@ ZIPF_IN_TOPIC_SHARE = 0.95
 TAG_FREQUENCIES = Path(__file__).resolve().parent / "tag_frequencies.csv"
 ITEM_CHUNK = 50_000
 LINK_CHUNK_ITEMS = 20_000
+OLD_TAG_SHARES = (0.04, 0.02, 0.01, 0.005)  # of all items, per old tag
+OLD_TIMELINE_SHARE = 0.3  # ... all within the oldest 30% of the timeline
+ASKUBUNTU_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "askubuntu"
+ASKUBUNTU_ITEMS_SHARE = 0.25  # of the questions in source 'items', the rest in 'auto'
+COPY_BLOCK = 1 << 20
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(step, done, total) while a step advances."""
+
+
+class DatasetMissing(PydeployError):
+    """The files of a real dataset are not where the bench reads them."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +169,84 @@ SELECT l.content_id, CASE WHEN l.content_id <= %(items)s THEN 'items' ELSE 'auto
 """
 
 
+# Old tags: item x (its created_at in the oldest OLD_TIMELINE_SHARE of the timeline)
+# carries old tag n with probability share_n / OLD_TIMELINE_SHARE.
+OLD_LINKS_SQL = """
+INSERT INTO content_tags (content_id, content_source, tag_id)
+SELECT i.id, i.source_type, t.tag_id
+  FROM content_items_all i
+  JOIN unnest(%(tag_ids)s::uuid[], %(shares)s::float8[]) WITH ORDINALITY AS t(tag_id, share, n)
+    ON (hashint8extended(i.id * 1024 + t.n, %(seed)s + 6) & 2147483647) / 2147483648.0
+       < t.share / %(timeline_share)s
+ WHERE i.created_at < (SELECT min(created_at) + (max(created_at) - min(created_at))
+                                                * %(timeline_share)s
+                         FROM content_items_all)
+ ORDER BY i.id, t.n
+"""
+
+ASKUBUNTU_STAGING_SQL = """
+CREATE UNLOGGED TABLE bench_askubuntu_items (item_id bigint, created_at timestamptz,
+                                             creator bigint);
+CREATE UNLOGGED TABLE bench_askubuntu_links (item_id bigint, tag text)
+"""
+
+# The questions kept at this scale, with made-up creator (unless the file names
+# one), privacy and source, from the same hashes as ITEMS_SQL.
+ASKUBUNTU_ITEMS_SQL = """
+INSERT INTO content_items_all (id, source_type, title, content_type, prompt, creator_id,
+                               is_private, quality_score, created_at, updated_at)
+SELECT q.item_id, CASE WHEN u.source < %(items_share)s THEN 'items' ELSE 'auto' END,
+       'question ' || q.item_id, 'question', 'question ' || q.item_id,
+       coalesce(q.creator, 1 + floor(u.creator ^ 2 * %(users)s)::int),
+       u.private < 0.1,
+       round(u.quality::numeric, 3),
+       q.created_at, q.created_at
+  FROM bench_askubuntu_items q
+ CROSS JOIN LATERAL (
+     SELECT (hashint8extended(q.item_id, %(seed)s + 1) & 2147483647) / 2147483648.0,
+            (hashint8extended(q.item_id, %(seed)s + 2) & 2147483647) / 2147483648.0,
+            (hashint8extended(q.item_id, %(seed)s + 3) & 2147483647) / 2147483648.0,
+            (hashint8extended(q.item_id, %(seed)s + 4) & 2147483647) / 2147483648.0,
+            (hashint8extended(q.item_id, %(seed)s + 5) & 2147483647) / 2147483648.0
+ ) AS u(creator, private, quality, source, kept)
+ WHERE q.item_id BETWEEN %(first)s AND %(last)s AND u.kept < %(scale)s
+"""
+
+ASKUBUNTU_LINKS_SQL = """
+INSERT INTO content_tags (content_id, content_source, tag_id)
+SELECT i.id, i.source_type, t.id
+  FROM bench_askubuntu_links l
+  JOIN content_items_all i ON i.id = l.item_id
+  JOIN tags t ON t.name = l.tag
+ WHERE l.item_id BETWEEN %(first)s AND %(last)s AND i.id BETWEEN %(first)s AND %(last)s
+ ORDER BY i.id, t.id
+"""
+
+
 def _uuid_sql(label: str) -> str:
     return f"md5(%(seed)s || '/{label}/' || n)::uuid"
+
+
+def check_request(dataset: str, scale: float) -> None:
+    """Raise when the dataset or scale cannot be generated (DatasetMissing: the files
+    of a real dataset are missing), before anything is written."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
+    if dataset == "askubuntu":
+        if not 0 < scale <= 1:
+            raise ValueError(
+                f"askubuntu is real data of a fixed size: scale must be in (0, 1], not {scale}"
+            )
+        missing = [n for n in ("items.csv", "links.csv") if not (ASKUBUNTU_DATA / n).is_file()]
+        if missing:
+            raise DatasetMissing(
+                f"askubuntu data not found: {' and '.join(missing)} missing in"
+                f" ../shared/data/askubuntu (resolved to {ASKUBUNTU_DATA})",
+                "put the dataset (items.csv, links.csv, SOURCE.md) in shared/data/askubuntu"
+                " beside the repository's directory",
+            )
+    elif not 0 < scale <= 10:
+        raise ValueError(f"scale must be in (0, 10], not {scale}")
 
 
 def generate(
@@ -160,69 +258,38 @@ def generate(
     progress: Progress | None = None,
 ) -> Generated:
     """Apply the package to the (empty) database behind dsn and fill it with a dataset."""
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
-    if not 0 < scale <= 10:
-        raise ValueError(f"scale must be in (0, 10], not {scale}")
+    check_request(dataset, scale)
     report = progress or (lambda step, done, total: None)
     seconds: dict[str, float] = {}
     started = time.monotonic()
     api.apply(dsn)
     seconds["apply"] = time.monotonic() - started
-
-    items = max(1, round(ITEMS_AT_SCALE_1 * scale))
-    auto_items = max(1, round(AUTO_ITEMS_AT_SCALE_1 * scale))
-    total = items + auto_items
     users = max(5, round(USERS_AT_SCALE_1 * min(scale * 10, 1)))
-    params: dict[str, object] = {"seed": seed, "users": users, "items": items}
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         if conn.execute("SELECT EXISTS (SELECT FROM content_items_all)").fetchone()[0]:
             raise ValueError("the database already has gallery items: generate into an empty one")
         conn.execute("SET synchronous_commit = off")
-        step = time.monotonic()
         conn.execute(
-            "INSERT INTO users (id, username)"
-            " SELECT g, 'user' || g FROM generate_series(1, %(users)s) g",
-            params,
+            "INSERT INTO users (id, username) SELECT g, 'user' || g FROM generate_series(1, %s) g",
+            (users,),
         )
-        conn.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), %s)", (users,))
-        for first in range(1, total + 1, ITEM_CHUNK):
-            last = min(first + ITEM_CHUNK - 1, total)
-            conn.execute(ITEMS_SQL, params | {"first": first, "last": last})
-            report("items", last, total)
-        conn.execute("SELECT setval('content_items_all_id_seq', %s)", (total,))
-        seconds["items"] = time.monotonic() - step
-
-        step = time.monotonic()
-        if dataset == "dense":
-            tags = DENSE_TAGS
-            conn.execute(
-                f"INSERT INTO tags (id, name) SELECT {_uuid_sql('tag')}, 'tag' || n"
-                " FROM generate_series(1, %(tags)s) n",
-                params | {"tags": tags},
+        if dataset == "askubuntu":
+            tags, links = _load_askubuntu(
+                conn, scale=scale, seed=seed, users=users, report=report, seconds=seconds
             )
-            tag_ids = [
-                str(r[0])
-                for r in conn.execute(
-                    f"SELECT {_uuid_sql('tag')} FROM generate_series(1, %(tags)s) n ORDER BY n",
-                    params | {"tags": tags},
-                )
-            ]
-            links_sql, link_params = DENSE_LINKS_SQL, params | {"tags": tags, "tag_ids": tag_ids}
         else:
-            tags = _zipf_staging(conn, scale=scale, seed=seed, total=total, report=report)
-            links_sql, link_params = ZIPF_LINKS_SQL, params
-        seconds["tags"] = time.monotonic() - step
-
-        step = time.monotonic()
-        links = 0
-        for first in range(1, total + 1, LINK_CHUNK_ITEMS):
-            last = min(first + LINK_CHUNK_ITEMS - 1, total)
-            links += conn.execute(links_sql, link_params | {"first": first, "last": last}).rowcount
-            report("links", last, total)
-        conn.execute("DROP TABLE IF EXISTS bench_zipf_links, bench_zipf_plan")
-        seconds["links"] = time.monotonic() - step
+            tags, links = _generate_items_and_links(
+                conn, dataset, scale=scale, seed=seed, users=users, report=report, seconds=seconds
+            )
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users;"
+            " SELECT setval('content_items_all_id_seq', max(id)) FROM content_items_all"
+        )
+        items, auto_items = conn.execute(
+            "SELECT count(*) FILTER (WHERE source_type = 'items'),"
+            "       count(*) FILTER (WHERE source_type = 'auto') FROM content_items_all"
+        ).fetchone()
 
         step = time.monotonic()
         report("stats and vacuum", 0, 1)
@@ -233,6 +300,156 @@ def generate(
         seconds["stats and vacuum"] = time.monotonic() - step
     seconds["total"] = time.monotonic() - started
     return Generated(dataset, scale, seed, users, tags, items, auto_items, links, seconds)
+
+
+def _generate_items_and_links(
+    conn: psycopg.Connection,
+    dataset: str,
+    *,
+    scale: float,
+    seed: int,
+    users: int,
+    report: Progress,
+    seconds: dict[str, float],
+) -> tuple[int, int]:
+    """dense or zipf items, tags and links, then the old tags; (tags, links)."""
+    items = max(1, round(ITEMS_AT_SCALE_1 * scale))
+    total = items + max(1, round(AUTO_ITEMS_AT_SCALE_1 * scale))
+    params: dict[str, object] = {"seed": seed, "users": users, "items": items}
+    step = time.monotonic()
+    for first in range(1, total + 1, ITEM_CHUNK):
+        last = min(first + ITEM_CHUNK - 1, total)
+        conn.execute(ITEMS_SQL, params | {"first": first, "last": last})
+        report("items", last, total)
+    seconds["items"] = time.monotonic() - step
+
+    step = time.monotonic()
+    if dataset == "dense":
+        tags = DENSE_TAGS
+        conn.execute(
+            f"INSERT INTO tags (id, name) SELECT {_uuid_sql('tag')}, 'tag' || n"
+            " FROM generate_series(1, %(tags)s) n",
+            params | {"tags": tags},
+        )
+        tag_ids = [
+            str(r[0])
+            for r in conn.execute(
+                f"SELECT {_uuid_sql('tag')} FROM generate_series(1, %(tags)s) n ORDER BY n",
+                params | {"tags": tags},
+            )
+        ]
+        links_sql, link_params = DENSE_LINKS_SQL, params | {"tags": tags, "tag_ids": tag_ids}
+    else:
+        tags = _zipf_staging(conn, scale=scale, seed=seed, total=total, report=report)
+        links_sql, link_params = ZIPF_LINKS_SQL, params
+    seconds["tags"] = time.monotonic() - step
+
+    step = time.monotonic()
+    links = 0
+    for first in range(1, total + 1, LINK_CHUNK_ITEMS):
+        last = min(first + LINK_CHUNK_ITEMS - 1, total)
+        links += conn.execute(links_sql, link_params | {"first": first, "last": last}).rowcount
+        report("links", last, total)
+    conn.execute("DROP TABLE IF EXISTS bench_zipf_links, bench_zipf_plan")
+    seconds["links"] = time.monotonic() - step
+
+    step = time.monotonic()
+    report("old tags", 0, 1)
+    old_tags = {"seed": seed, "tags": len(OLD_TAG_SHARES)}
+    conn.execute(
+        f"INSERT INTO tags (id, name) SELECT {_uuid_sql('old')}, 'old' || n"
+        " FROM generate_series(1, %(tags)s) n",
+        old_tags,
+    )
+    tag_ids = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT {_uuid_sql('old')} FROM generate_series(1, %(tags)s) n ORDER BY n", old_tags
+        )
+    ]
+    links += conn.execute(
+        OLD_LINKS_SQL,
+        {
+            "seed": seed,
+            "tag_ids": tag_ids,
+            "shares": list(OLD_TAG_SHARES),
+            "timeline_share": OLD_TIMELINE_SHARE,
+        },
+    ).rowcount
+    report("old tags", 1, 1)
+    seconds["old tags"] = time.monotonic() - step
+    return tags + len(OLD_TAG_SHARES), links
+
+
+def _copy_file(conn: psycopg.Connection, path: Path, table: str, report: Progress) -> None:
+    """COPY a CSV file with a header into a table, reporting the bytes sent."""
+    total = path.stat().st_size
+    step = f"reading {path.name}"
+    with (
+        path.open("rb") as f,
+        conn.cursor().copy(f"COPY {table} FROM STDIN (FORMAT csv, HEADER true)") as copy,
+    ):
+        while block := f.read(COPY_BLOCK):
+            copy.write(block)
+            report(step, f.tell(), total)
+
+
+def _load_askubuntu(
+    conn: psycopg.Connection,
+    *,
+    scale: float,
+    seed: int,
+    users: int,
+    report: Progress,
+    seconds: dict[str, float],
+) -> tuple[int, int]:
+    """The askubuntu questions kept at this scale, their tags and links; (tags, links)."""
+    params: dict[str, object] = {
+        "seed": seed,
+        "users": users,
+        "scale": scale,
+        "items_share": ASKUBUNTU_ITEMS_SHARE,
+    }
+    step = time.monotonic()
+    conn.execute(ASKUBUNTU_STAGING_SQL)
+    _copy_file(conn, ASKUBUNTU_DATA / "items.csv", "bench_askubuntu_items", report)
+    _copy_file(conn, ASKUBUNTU_DATA / "links.csv", "bench_askubuntu_links", report)
+    conn.execute("CREATE INDEX ON bench_askubuntu_links USING brin (item_id)")
+    conn.execute(
+        "INSERT INTO users (id, username)"
+        " SELECT DISTINCT creator, 'user' || creator FROM bench_askubuntu_items"
+        " WHERE creator IS NOT NULL ON CONFLICT DO NOTHING"
+    )
+    (last_id,) = conn.execute("SELECT max(item_id) FROM bench_askubuntu_items").fetchone()
+    seconds["read"] = time.monotonic() - step
+
+    step = time.monotonic()
+    for first in range(1, last_id + 1, ITEM_CHUNK):
+        last = min(first + ITEM_CHUNK - 1, last_id)
+        conn.execute(ASKUBUNTU_ITEMS_SQL, params | {"first": first, "last": last})
+        report("items", last, last_id)
+    seconds["items"] = time.monotonic() - step
+
+    step = time.monotonic()
+    tags = conn.execute(
+        "INSERT INTO tags (id, name)"
+        " SELECT md5(%s || '/askubuntu/' || tag)::uuid, tag"
+        "   FROM (SELECT DISTINCT l.tag FROM bench_askubuntu_links l"
+        "          JOIN content_items_all i ON i.id = l.item_id) AS t"
+        "  ORDER BY tag",
+        (seed,),
+    ).rowcount
+    seconds["tags"] = time.monotonic() - step
+
+    step = time.monotonic()
+    links = 0
+    for first in range(1, last_id + 1, LINK_CHUNK_ITEMS):
+        last = min(first + LINK_CHUNK_ITEMS - 1, last_id)
+        links += conn.execute(ASKUBUNTU_LINKS_SQL, {"first": first, "last": last}).rowcount
+        report("links", last, last_id)
+    conn.execute("DROP TABLE bench_askubuntu_items, bench_askubuntu_links")
+    seconds["links"] = time.monotonic() - step
+    return tags, links
 
 
 def _coprime_stride(rng: random.Random, size: int) -> int:

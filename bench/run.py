@@ -16,6 +16,15 @@ reads the target page from that cursor, as any gallery_page call may),
 after/gin/rum follow their own keyset from their own previous page, before
 jumps with OFFSET.
 
+gallery_page's overhead: with gallery_page (the planner's pick) on a class,
+in turns with it, the SQL it runs for that page, bare: the text ``_gallery_strategy_sql``
+builds from what ``_gallery_request`` returns for the same arguments, PREPAREd
+with the parameter types gallery_page passes and EXECUTEd with the same values,
+in a transaction with gallery_page's settings (its SET clauses, then
+``_gallery_apply_settings``) and a custom plan per run (as EXECUTE ... USING
+plans for the values of each call); timed and checked like the rest. The
+overhead is gallery_page's median minus the bare SQL's.
+
 Also measured: an insert of one item with INSERT_TAGS tags through the parent
 (rows deleted afterwards), gallery_stats_refresh(), gallery_plan alone (the
 planner's overhead), and pydeploy apply (a no-op on the data database, a full
@@ -31,11 +40,11 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
@@ -55,6 +64,18 @@ STRATEGIES: dict[str, tuple[str, ...]] = {
 }
 TAGLESS_STRATEGY = "order_first"
 PLANNER = "planner"
+BARE = "planner's SQL, bare"
+# $1..$7 of a strategy's SQL (_gallery_strategy_sql), typed as gallery_page passes them
+STRATEGY_PARAMETER_TYPES = (
+    "bigint",  # viewer_id
+    "timestamptz",  # the cursor's created_at
+    "bigint",  # the cursor's id
+    "uuid[]",  # tags, rarest first
+    "integer",  # page size
+    "uuid[]",  # two_phase's seed tags
+    "integer[]",  # the tags' numbers
+)
+BARE_STATEMENT = "gallery_bare"
 
 TIMEOUT_MS = 10_000
 SLOW_WARMUP_S = 1.0
@@ -237,20 +258,131 @@ def _position(conn: psycopg.Connection, pager: Pager, page: int) -> object:
     return position
 
 
+Within = Callable[[], AbstractContextManager[object]]
+"""A context each statement of a measurement runs in (settings, a transaction)."""
+
+
+def _measure_in_turns(
+    conn: psycopg.Connection, measured: Sequence[tuple[Query, Within]], runs: int
+) -> list[Measurement]:
+    """Each query's warm-up (its rows kept), then the timed runs in turns (run 1 of
+    each, run 2 of each, ...: a change of load on the machine hits all of them alike),
+    each statement inside its within()."""
+    warmups: list[tuple[float, list[Row]] | None] = []
+    for (statement, params), within in measured:
+        started = time.perf_counter()
+        try:
+            with within():
+                rows = conn.execute(statement, params).fetchall()
+        except psycopg.errors.QueryCanceled:
+            warmups.append(None)
+            continue
+        warmups.append((time.perf_counter() - started, rows))
+    taken = [
+        0 if w is None else min(runs, SLOW_RUNS) if w[0] > SLOW_WARMUP_S else runs for w in warmups
+    ]
+    times: list[list[float | None]] = [[] for _ in measured]
+    for run in range(max(taken, default=0)):
+        for n, (query, within) in enumerate(measured):
+            if run < taken[n]:
+                with within():
+                    times[n].append(_server_ms(conn, query))
+    return [
+        Measurement(status="timeout")
+        if w is None
+        else Measurement(warmup_ms=w[0] * 1000, runs_ms=t, rows=[(r[1], int(r[0])) for r in w[1]])
+        for w, t in zip(warmups, times, strict=True)
+    ]
+
+
 def _measure(conn: psycopg.Connection, query: Query, runs: int) -> Measurement:
-    statement, params = query
-    started = time.perf_counter()
-    try:
-        rows = conn.execute(statement, params).fetchall()
-    except psycopg.errors.QueryCanceled:
-        return Measurement(status="timeout")
-    warmup = time.perf_counter() - started
-    taken = min(runs, SLOW_RUNS) if warmup > SLOW_WARMUP_S else runs
-    return Measurement(
-        warmup_ms=warmup * 1000,
-        runs_ms=[_server_ms(conn, query) for _ in range(taken)],
-        rows=[(r[1], int(r[0])) for r in rows],
+    return _measure_in_turns(conn, [(query, nullcontext)], runs)[0]
+
+
+# What gallery_page runs for a page: its strategy, work_mem, the strategy's SQL and the
+# parameter values (_gallery_request's, passed as in gallery_page's EXECUTE ... USING).
+STRATEGY_SQL = """
+SELECT r.strategy, r.max_work_mem_mb,
+       _gallery_strategy_sql(r.strategy, %(match)s::text, r.k, r.sources, r.forward,
+                             r.after_id IS NOT NULL, r.use_tag_array),
+       %(viewer)s::bigint, r.after_created_at, r.after_id, r.tags, %(page_size)s::integer,
+       r.seed_tags, r.tag_nos
+  FROM _gallery_request(%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer,
+                        %(match)s::text, %(sources)s::text[], %(viewer)s::bigint, 'next',
+                        %(strategy)s::text) AS r
+"""
+
+# gallery_page's SET clauses (work_mem, jit, enable_*, search_path), for this transaction
+GALLERY_PAGE_SETTINGS_SQL = """
+SELECT set_config(split_part(c, '=', 1), substr(c, strpos(c, '=') + 1), true)
+  FROM pg_proc p, unnest(p.proconfig) AS c
+ WHERE p.oid = 'gallery_page'::regproc
+"""
+
+
+@dataclass(frozen=True)
+class BareQuery:
+    """The SQL of gallery_page's pick for one page, prepared: its EXECUTE, and what
+    _gallery_apply_settings needs."""
+
+    strategy: str
+    work_mem_mb: int
+    query: Query
+
+
+@contextmanager
+def _prepared_bare(
+    conn: psycopg.Connection, qc: QueryClass, cursor: str | None
+) -> Iterator[BareQuery]:
+    """PREPARE the SQL gallery_page runs for this page (planner's pick), typed as
+    gallery_page passes its parameters; DEALLOCATE it after."""
+    _, params = gallery_page_query(qc, cursor, None)
+    strategy, work_mem_mb, text, *values = conn.execute(STRATEGY_SQL, params).fetchone()
+    name = sql.Identifier(BARE_STATEMENT)
+    types = [sql.SQL(t) for t in STRATEGY_PARAMETER_TYPES]
+    conn.execute(
+        sql.SQL("PREPARE {} ({}) AS {}").format(name, sql.SQL(", ").join(types), sql.SQL(text))
     )
+    # the values as typed literals: EXECUTE's arguments cannot be untyped parameters (NULL)
+    arguments = sql.SQL(", ").join(
+        sql.SQL("{}::{}").format(sql.Literal(v), t) for v, t in zip(values, types, strict=True)
+    )
+    try:
+        yield BareQuery(
+            strategy, work_mem_mb, (sql.SQL("EXECUTE {} ({})").format(name, arguments), {})
+        )
+    finally:
+        conn.execute(sql.SQL("DEALLOCATE {}").format(name))
+
+
+@contextmanager
+def _gallery_page_settings(conn: psycopg.Connection, bare: BareQuery) -> Iterator[None]:
+    """A transaction (rolled back) with the settings gallery_page runs its query with:
+    its SET clauses, then _gallery_apply_settings; a plan for each EXECUTE's values."""
+    with conn.transaction(force_rollback=True):
+        conn.execute(GALLERY_PAGE_SETTINGS_SQL)
+        conn.execute("SELECT _gallery_apply_settings(%s, %s)", (bare.strategy, bare.work_mem_mb))
+        conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
+
+
+def _measure_with_bare(
+    conn: psycopg.Connection, qc: QueryClass, cursor: str | None, runs: int
+) -> tuple[Measurement, Measurement]:
+    """gallery_page (the planner's pick) on this page and the SQL it runs, bare (see the
+    module doc), timed in turns; the bare SQL's error alone when it cannot be prepared."""
+    page = gallery_page_query(qc, cursor, None)
+    try:
+        with _prepared_bare(conn, qc, cursor) as bare:
+            planner, bare_sql = _measure_in_turns(
+                conn,
+                [(page, nullcontext), (bare.query, lambda: _gallery_page_settings(conn, bare))],
+                runs,
+            )
+            return planner, bare_sql
+    except psycopg.Error as exc:
+        failed = Measurement(status="error", error=str(exc).strip())
+    return _measure(conn, page, runs), failed
 
 
 @dataclass
@@ -259,11 +391,20 @@ class ClassResult:
     pick: str
     plan_ms: float | None
     results: dict[str, Measurement]
+    bare: Measurement | None = None  # the planner's SQL, bare (None: gallery_page failed)
+
+    @property
+    def overhead_ms(self) -> float | None:
+        """gallery_page's median minus its SQL's, bare."""
+        planner = self.results[PLANNER].median_ms
+        bare = None if self.bare is None else self.bare.median_ms
+        return None if planner is None or bare is None else planner - bare
 
     def as_dict(self) -> dict[str, object]:
         qc = self.query_class
         return {
             "label": qc.label,
+            "why": qc.why,
             "tags": [str(t) for t in qc.tags],
             "match": qc.match,
             "sources": list(qc.sources),
@@ -272,6 +413,8 @@ class ClassResult:
             "pick": self.pick,
             "plan_ms": self.plan_ms,
             "results": {name: m.as_dict() for name, m in self.results.items()},
+            "bare": None if self.bare is None else self.bare.as_dict(),
+            "overhead_ms": self.overhead_ms,
         }
 
 
@@ -304,6 +447,7 @@ def measure_class(
     plan_ms = _median_server_ms(conn, _plan_query(qc), runs)
     pagers = _pagers(conn, qc, rum_anchor)
     results: dict[str, Measurement] = {}
+    bare = None
     cursor: list[object] = []  # the gallery_page cursor to the page, once one walk reached it
     for name, pager in pagers.items():
         step(f"{qc.label}: {name}")
@@ -315,17 +459,25 @@ def measure_class(
                 position = _position(conn, pager, qc.page)
                 if gallery:
                     cursor.append(position)
-            results[name] = _measure(conn, pager.query(position), runs)
+            if name == PLANNER:
+                results[name], bare = _measure_with_bare(conn, qc, cast(str | None, position), runs)
+            else:
+                results[name] = _measure(conn, pager.query(position), runs)
         except PagingTimeout:
             results[name] = Measurement(status="timeout", error="a page before it timed out")
         except psycopg.Error as exc:
             results[name] = Measurement(status="error", error=str(exc).strip())
-    return ClassResult(qc, pick, plan_ms, results)
+    return ClassResult(qc, pick, plan_ms, results, bare)
+
+
+def _with_bare(result: ClassResult) -> dict[str, Measurement]:
+    """The class's measurements, the planner's SQL run bare included."""
+    return result.results | ({} if result.bare is None else {BARE: result.bare})
 
 
 def mismatches(result: ClassResult) -> list[dict[str, object]]:
     """Approaches whose page differs from the planner's (or the first answered one's)."""
-    answered = {n: m for n, m in result.results.items() if m.status == "ok"}
+    answered = {n: m for n, m in _with_bare(result).items() if m.status == "ok"}
     if not answered:
         return []
     reference = PLANNER if PLANNER in answered else next(iter(answered))
@@ -441,6 +593,7 @@ def machine_info(conn: psycopg.Connection) -> dict[str, object]:
     ).fetchall()
     return {
         "cores": os.cpu_count(),
+        "load_average": os.getloadavg(),  # 1, 5, 15 min, when the measurements end
         "ram_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -486,7 +639,7 @@ class Report:
         return [
             {"class": c.query_class.label, "approach": name, "error": m.error}
             for c in self.classes
-            for name, m in c.results.items()
+            for name, m in _with_bare(c).items()
             if m.status == "error"
         ]
 
@@ -582,11 +735,15 @@ def _ratio(value: float | None, best: float | None) -> str:
     return f"{value / best:.2f}x" if value < 100 * best else f"{value / best:,.0f}x"
 
 
+def _fastest(result: ClassResult, names: Sequence[str]) -> tuple[str, Measurement] | None:
+    """The approach among names with the lowest median, and its measurement."""
+    answered = [(n, m) for n, m in result.results.items() if n in names and m.median_ms is not None]
+    return min(answered, key=lambda a: a[1].median_ms or 0.0, default=None)
+
+
 def _best(result: ClassResult, names: Sequence[str]) -> float | None:
-    medians = [
-        m.median_ms for n, m in result.results.items() if n in names and m.median_ms is not None
-    ]
-    return min(medians, default=None)
+    fastest = _fastest(result, names)
+    return None if fastest is None else fastest[1].median_ms
 
 
 def _size(n: object) -> str:
@@ -598,16 +755,48 @@ def _size(n: object) -> str:
     raise AssertionError
 
 
+def _overhead_lines(report: Report) -> list[str]:
+    """Per class: gallery_page, the best baseline, the planner's SQL run bare, and the
+    overhead (gallery_page's median minus the bare SQL's)."""
+    lines = [
+        "",
+        "## gallery_page's overhead",
+        "",
+        "The planner's pick run bare, in turns with gallery_page: the SQL "
+        "`_gallery_strategy_sql` builds for the page, with the parameter values "
+        "`_gallery_request` gives gallery_page, gallery_page's settings and a plan per run "
+        "(see bench/run.py). overhead = gallery_page's median minus the bare SQL's: argument "
+        "checks, gallery_plan (alone: last column), the statement's parse, the item rows "
+        "and their cursors. ms, median / p95.",
+        "",
+        "| class | pick | gallery_page | best baseline | pick / best baseline "
+        "| pick's SQL, bare | overhead | gallery_plan alone |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in report.classes:
+        planner = c.results[PLANNER]
+        best = _fastest(c, baselines.BASELINES)
+        best_cell = "-" if best is None else f"{_cell(best[1])} ({best[0]})"
+        lines.append(
+            f"| {c.query_class.label} | {c.pick} | {_cell(planner)} | {best_cell} "
+            f"| {_ratio(planner.median_ms, None if best is None else best[1].median_ms)} "
+            f"| {_cell(c.bare)} | {_ms(c.overhead_ms)} | {_ms(c.plan_ms)} |"
+        )
+    return lines
+
+
 def markdown(report: Report) -> str:
     names = approaches()
     strategies = [n for n in names if n != PLANNER and n not in baselines.BASELINES]
     machine, data = report.machine, report.data
+    load = ", ".join(f"{v:.1f}" for v in machine["load_average"])  # type: ignore[attr-defined]
     lines = [
         f"# Bench run: {report.label}",
         "",
         f"`{report.command}` on {report.date}: {machine['cores']} cores, "
         f"{int(machine['ram_bytes']) / 2**30:.0f} GiB RAM, "
         f"{str(machine['postgresql']).split(' on ')[0]}; "
+        f"load average {load} (1, 5, 15 min) at the end; "
         f"{data['items']:,} items + {data['auto_items']:,} auto items, "
         f"{int(data['links'] or 0):,} links, {data['tags']:,} tags, {data['users']:,} users.",
         "",
@@ -629,6 +818,10 @@ def markdown(report: Report) -> str:
             + f" | {c.pick} | {_ratio(planner, _best(c, strategies))}"
             f" | {_ratio(planner, _best(c, baselines.BASELINES))} |"
         )
+    lines += _overhead_lines(report)
+    chosen = [c.query_class for c in report.classes if c.query_class.why]
+    lines += ["", "## Classes chosen from the data", ""]
+    lines += [f"- **{qc.label}**: {qc.why}" for qc in chosen]
     problems = report.mismatches
     lines += ["", "## Result equality", ""]
     if problems:
@@ -663,12 +856,6 @@ def markdown(report: Report) -> str:
         )
         + " |",
         f"| pydeploy apply on a fresh empty database | {_ms(float(deploy['fresh_s']) * 1000)} |",
-        "",
-        "Planner overhead: gallery_plan alone (server time, median):",
-        "",
-        "| class | pick | ms |",
-        "|---|---|---|",
-        *(f"| {c.query_class.label} | {c.pick} | {_ms(c.plan_ms)} |" for c in report.classes),
         "",
         "## Baselines: build and size",
         "",
