@@ -14,9 +14,7 @@ from psycopg.rows import dict_row
 
 from pydeploy import api
 from tests.conftest import SQL_DIR
-
-COMMUNITY = ["community-regular", "community-auto"]
-TAGS = [f"00000000-0000-0000-0000-{n:012d}" for n in range(1, 17)]
+from tests.test_gallery import COMMUNITY, TAGS
 
 
 def rows(dsn: str, query: str, *params: object) -> list[tuple]:
@@ -215,7 +213,7 @@ def extreme(gallery_dsn: str) -> str:
             )
             conn.execute(
                 "INSERT INTO content_tags VALUES (%s, %s, %s), (%s, %s, %s)",
-                (item, source, TAGS[0], item, source, TAGS[12]),
+                (item, source, TAGS[0], item, source, TAGS[20]),
             )
     return gallery_dsn
 
@@ -248,13 +246,13 @@ def walk(
     ("tags", "match", "strategy", "page_size"),
     [
         (None, "all", None, 1),
-        ([TAGS[0], TAGS[12]], "all", "order_first", 1),
-        ([TAGS[0], TAGS[12]], "all", "self_join", 2),
-        ([TAGS[0], TAGS[12]], "all", "group_having", 3),
-        ([TAGS[0], TAGS[12]], "all", "two_phase", 1),
-        ([TAGS[0], TAGS[12]], "all", "tag_array", 2),
-        ([TAGS[12], TAGS[13]], "any", "tag_union", 1),
-        ([TAGS[12], TAGS[13]], "any", "tag_array", 3),
+        ([TAGS[0], TAGS[20]], "all", "order_first", 1),
+        ([TAGS[0], TAGS[20]], "all", "self_join", 2),
+        ([TAGS[0], TAGS[20]], "all", "group_having", 3),
+        ([TAGS[0], TAGS[20]], "all", "two_phase", 1),
+        ([TAGS[0], TAGS[20]], "all", "tag_array", 2),
+        ([TAGS[20], TAGS[13]], "any", "tag_union", 1),
+        ([TAGS[20], TAGS[13]], "any", "tag_array", 3),
     ],
 )
 def test_extreme_timestamps_page_in_postgresql_order(
@@ -325,7 +323,7 @@ def test_cursor_positions_are_exact_integers(extreme: str) -> None:
         oldest = conn.execute(
             "SELECT row_cursor FROM gallery_page(tags => %s::uuid[], page_size => 100,"
             " sources => '{community-regular,community-auto}', cursor => %s)",
-            ([TAGS[12]], None),
+            ([TAGS[20]], None),
         ).fetchall()
         assert [decoded(r["row_cursor"])[1] for r in oldest][-3:] == [
             "-210866803199999999",
