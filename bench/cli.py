@@ -152,15 +152,16 @@ def demo_command(scale: float) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT gallery_stats_refresh()")
         tags = [r[0] for r in conn.execute("SELECT id FROM tags ORDER BY name LIMIT 2")]
-        query = (
-            "SELECT id, source_type, created_at, creator_id, title, row_cursor"
-            "  FROM gallery_page(tags => %s::uuid[], cursor => %s, page_size => 5,"
-            "                    sources => '{community-regular,community-auto}')"
-        )
         cursor = None
         for number in (1, 2):
-            rows = conn.execute(query, (tags, cursor)).fetchall()
-            click.echo(f"\ngallery_page(tags => <tag1, tag2>, page_size => 5), page {number}:")
+            # a call a reader can paste into psql: the default sources are the public ones
+            call = (
+                "SELECT id, source_type, created_at, creator_id, title, row_cursor"
+                f" FROM gallery_page(ARRAY['{tags[0]}', '{tags[1]}']::uuid[],"
+                f" {'NULL' if cursor is None else repr(cursor)}, 5);"
+            )
+            rows = conn.execute(call).fetchall()
+            click.echo(f"\npage {number}: {call}")
             for item_id, source, created_at, creator, title, _ in rows:
                 click.echo(
                     f"  {item_id:>8}  {source:5}  {created_at:%Y-%m-%d %H:%M:%S}  "
@@ -168,8 +169,7 @@ def demo_command(scale: float) -> None:
                 )
             cursor = rows[-1][-1]
         plan = conn.execute(
-            "SELECT strategy, reason FROM gallery_plan(%s::uuid[],"
-            " sources => '{community-regular,community-auto}')",
+            "SELECT strategy, reason FROM gallery_plan(%s::uuid[])",
             (tags,),
         ).fetchone()
         click.echo(f"\nstrategy: {plan[0]} ({plan[1]})")

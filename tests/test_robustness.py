@@ -350,7 +350,6 @@ BAD_ARGUMENTS = [
     ({"sources": [COMMUNITY]}, "sources must be a one-dimensional array"),
     ({"match": "some"}, "match must be 'all' or 'any', got 'some'"),
     ({"match": None}, "match must be 'all' or 'any', got NULL"),
-    ({"sources": None}, "sources must name at least one source"),
     ({"sources": []}, "sources must name at least one source"),
     ({"sources": ["everyone"]}, "sources contains 'everyone', which is not a source"),
     ({"sources": ["community-auto", None]}, "sources contains NULL"),

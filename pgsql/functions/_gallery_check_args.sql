@@ -1,7 +1,7 @@
 CREATE OR REPLACE FUNCTION _gallery_check_args(
     p_tags uuid[], p_match text, p_sources text[], p_viewer_id bigint, p_page_size integer,
     p_strategy text, p_strategy_param text, p_max_tags integer)
-RETURNS void
+RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
@@ -13,18 +13,24 @@ DECLARE
     -- elements of tags, duplicates included, checked before any de-duplication
     c_max_tag_elements CONSTANT integer := 1000;
     v_distinct bigint;
+    -- NULL: every source this caller may see
+    v_sources text[] := coalesce(p_sources, ARRAY(
+        SELECT s FROM unnest(c_sources) AS s WHERE p_viewer_id IS NOT NULL OR s LIKE 'community-%'));
 BEGIN
     /*
     Contract: the one place where the filter arguments of gallery_page and
     gallery_plan are checked, so that both accept and refuse the same calls.
     Raises invalid_parameter_value (22023) with a message naming the parameter
     and a HINT: page_size NULL or outside 1..100; match not 'all'/'any';
-    sources NULL, empty, not one-dimensional, or holding NULL or an unknown
+    sources empty, not one-dimensional, or holding NULL or an unknown
     source; a user-* source without viewer_id; tags not one-dimensional,
     holding NULL, more than 1000 elements (duplicates included: refused before
     any de-duplication) or more than p_max_tags distinct tags; a strategy
     (named p_strategy_param: strategy or plan_for) that is unknown, does not
     implement the match, or needs tags.
+    Returns the sources to serve, distinct and sorted: sources NULL means
+    every source this caller may see (all four with viewer_id, the
+    community-* ones without).
     Cost: a few comparisons; one de-duplication of at most 1000 elements, only
     when tags has more elements than p_max_tags.
     */
@@ -37,24 +43,24 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'all: items with every tag; any: items with at least one';
     END IF;
-    IF p_sources IS NULL OR cardinality(p_sources) = 0 THEN
+    IF cardinality(v_sources) = 0 THEN
         RAISE EXCEPTION 'sources must name at least one source'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('sources are %s', array_to_string(c_sources, ', '));
     END IF;
-    IF array_ndims(p_sources) > 1 THEN
-        RAISE EXCEPTION 'sources must be a one-dimensional array, got % dimensions', array_ndims(p_sources)
+    IF array_ndims(v_sources) > 1 THEN
+        RAISE EXCEPTION 'sources must be a one-dimensional array, got % dimensions', array_ndims(v_sources)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'pass a flat list, e.g. sources => ''{community-regular,community-auto}''';
     END IF;
-    IF NOT p_sources <@ c_sources OR array_position(p_sources, NULL) IS NOT NULL THEN
+    IF NOT v_sources <@ c_sources OR array_position(v_sources, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'sources contains %, which is not a source',
-            (SELECT coalesce(quote_literal(s), 'NULL') FROM unnest(p_sources) AS s
+            (SELECT coalesce(quote_literal(s), 'NULL') FROM unnest(v_sources) AS s
               WHERE s IS NULL OR NOT s = ANY (c_sources) LIMIT 1)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('sources are %s', array_to_string(c_sources, ', '));
     END IF;
-    IF p_viewer_id IS NULL AND p_sources && '{user-regular,user-auto}'::text[] THEN
+    IF p_viewer_id IS NULL AND v_sources && '{user-regular,user-auto}'::text[] THEN
         RAISE EXCEPTION 'sources user-regular and user-auto need viewer_id'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'pass viewer_id, or sources => ''{community-regular,community-auto}'' for anonymous browsing';
@@ -98,8 +104,9 @@ BEGIN
         RAISE EXCEPTION '% % needs tags', p_strategy_param, p_strategy
             USING ERRCODE = 'invalid_parameter_value', HINT = 'without tags only order_first applies';
     END IF;
+    RETURN ARRAY(SELECT DISTINCT s FROM unnest(v_sources) AS s ORDER BY s);
 END
 $$;
 
 COMMENT ON FUNCTION _gallery_check_args(uuid[], text, text[], bigint, integer, text, text, integer) IS
-    'Internal: the argument checks shared by gallery_page and gallery_plan (22023)';
+    'Internal: the argument checks shared by gallery_page and gallery_plan (22023); the sources to serve';

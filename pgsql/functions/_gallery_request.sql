@@ -29,8 +29,8 @@ BEGIN
     tags primary-key probe per tag.
     */
     SELECT * INTO v_cfg FROM gallery_config;
-    PERFORM _gallery_check_args(p_tags, p_match, p_sources, p_viewer_id, p_page_size,
-                                p_strategy, 'strategy', v_cfg.max_tags);
+    sources := _gallery_check_args(p_tags, p_match, p_sources, p_viewer_id, p_page_size,
+                                   p_strategy, 'strategy', v_cfg.max_tags);
     IF p_direction IS NULL OR p_direction NOT IN ('next', 'prev') THEN
         RAISE EXCEPTION 'direction must be ''next'' or ''prev'', got %',
                         coalesce(quote_literal(p_direction), 'NULL')
@@ -44,7 +44,6 @@ BEGIN
     END IF;
     -- checked above: at most 1000 elements, so this is cheap
     SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') INTO v_tags FROM unnest(p_tags) AS t;
-    SELECT array_agg(DISTINCT s ORDER BY s) INTO sources FROM unnest(p_sources) AS s;
 
     -- a cursor belongs to exactly these normalised filters
     filter_hash := left(encode(sha256(convert_to(concat_ws('|', array_to_string(v_tags, ','),

@@ -3,7 +3,7 @@ CREATE OR REPLACE FUNCTION gallery_explain(
     cursor    text    DEFAULT NULL,
     page_size integer DEFAULT 25,
     match     text    DEFAULT 'all',
-    sources   text[]  DEFAULT '{user-regular,user-auto,community-regular,community-auto}',
+    sources   text[]  DEFAULT NULL,   -- every source this caller may see
     viewer_id bigint  DEFAULT NULL,
     direction text    DEFAULT 'next',
     strategy  text    DEFAULT NULL,

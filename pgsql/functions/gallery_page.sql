@@ -3,7 +3,7 @@ CREATE OR REPLACE FUNCTION gallery_page(
     cursor    text    DEFAULT NULL,
     page_size integer DEFAULT 25,
     match     text    DEFAULT 'all',
-    sources   text[]  DEFAULT '{user-regular,user-auto,community-regular,community-auto}',
+    sources   text[]  DEFAULT NULL,   -- every source this caller may see
     viewer_id bigint  DEFAULT NULL,
     direction text    DEFAULT 'next',
     strategy  text    DEFAULT NULL)
@@ -29,15 +29,16 @@ BEGIN
     /*
     Contract (docs/api.md): one page of the gallery, newest first
     (created_at DESC, id DESC), of the items that carry all (match 'all') or
-    any (match 'any') of the tags, in the given sources, visible to the viewer:
-    others' private items never. Each row's row_cursor continues after it:
+    any (match 'any') of the tags, in the given sources (NULL: every source
+    this caller may see, all four with viewer_id, community-* without),
+    visible to the viewer: others' private items never. Each row's row_cursor continues after it:
     the last row's as cursor for the next page, the first row's with
     direction 'prev' for the page before.
     strategy (not part of the public contract) forces one strategy for tests
     and benchmarks; NULL lets gallery_plan choose.
     Errors (SQLSTATE 22023 invalid_parameter_value, message naming the
     parameter, with a HINT): page_size outside 1..100; match, direction,
-    strategy or a source not one of the allowed words; NULL or empty sources;
+    strategy or a source not one of the allowed words; empty sources;
     a NULL tag; more distinct tags than gallery_config.max_tags; a user-*
     source without viewer_id; direction 'prev' without a cursor; a cursor that
     is not ours, altered, from another version or for other filters.

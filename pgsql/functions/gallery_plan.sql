@@ -1,7 +1,7 @@
 CREATE OR REPLACE FUNCTION gallery_plan(
     tags      uuid[]  DEFAULT NULL,
     match     text    DEFAULT 'all',
-    sources   text[]  DEFAULT '{user-regular,user-auto,community-regular,community-auto}',
+    sources   text[]  DEFAULT NULL,   -- every source this caller may see
     viewer_id bigint  DEFAULT NULL,
     page_size integer DEFAULT 25,
     plan_for  text    DEFAULT NULL)
@@ -49,10 +49,9 @@ BEGIN
     Cost: one index probe per tag into tag_cardinality_stats.
     */
     SELECT * INTO v_cfg FROM gallery_config;
-    PERFORM _gallery_check_args(tags, match, sources, viewer_id, page_size,
-                                plan_for, 'plan_for', v_cfg.max_tags);
+    v_sources := _gallery_check_args(tags, match, sources, viewer_id, page_size,
+                                     plan_for, 'plan_for', v_cfg.max_tags);
     SELECT coalesce(array_agg(DISTINCT t), '{}') INTO v_tags FROM unnest(tags) AS t;
-    SELECT array_agg(DISTINCT s ORDER BY s) INTO v_sources FROM unnest(sources) AS s;
     v_src := ARRAY(SELECT DISTINCT CASE WHEN s LIKE '%-regular' THEN 'items' ELSE 'auto' END
                      FROM unnest(v_sources) AS s);
     SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_total
