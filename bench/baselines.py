@@ -62,6 +62,9 @@ OWN_OR_OTHERS = sql.SQL("(i.creator_id = {} OR NOT i.is_private)").format(VIEWER
 KEYSET = sql.SQL("(i.created_at, i.id) < ({}::timestamptz, {}::bigint)").format(
     sql.Placeholder("after_created_at"), sql.Placeholder("after_id")
 )
+KEYSET_NEWER = sql.SQL("(i.created_at, i.id) > ({}::timestamptz, {}::bigint)").format(
+    sql.Placeholder("after_created_at"), sql.Placeholder("after_id")
+)
 PAGE_ORDER = sql.SQL("ORDER BY created_at DESC, id DESC")
 
 
@@ -175,10 +178,18 @@ def array_baseline(conn: psycopg.Connection, schema: str) -> ArrayBaseline:
 
 
 def _array_query_parts(
-    qc: QueryClass, keyset: Keyset | None, tag_nos: Sequence[int], operators: str
+    qc: QueryClass,
+    keyset: Keyset | None,
+    tag_nos: Sequence[int],
+    operators: str,
+    *,
+    newer: bool = False,
 ) -> tuple[list[sql.Composable], dict[str, object]]:
-    """Scope, keyset and (with tags) the array condition; the parameters they use."""
-    conditions = [_scope(qc.sources), *([KEYSET] if keyset is not None else [])]
+    """Scope, keyset (items older than it, or newer: newer) and (with tags) the array
+    condition; the parameters they use."""
+    conditions = [_scope(qc.sources)]
+    if keyset is not None:
+        conditions.append(KEYSET_NEWER if newer else KEYSET)
     if qc.tags:
         conditions.append(
             sql.SQL("i.tag_ids OPERATOR({}.{}) {}::integer[]").format(
@@ -191,14 +202,32 @@ def _array_query_parts(
 
 
 def gin_query(
-    gin: ArrayBaseline, qc: QueryClass, keyset: Keyset | None, tag_nos: Sequence[int]
+    gin: ArrayBaseline,
+    qc: QueryClass,
+    keyset: Keyset | None,
+    tag_nos: Sequence[int],
+    *,
+    page_size: int = PAGE_SIZE,
+    newer: bool = False,
 ) -> Query:
-    """``@>`` / ``&&`` (intarray's) on the GIN-indexed array, keyset."""
-    conditions, params = _array_query_parts(qc, keyset, tag_nos, gin.extension_schema)
-    query = sql.SQL(
-        "SELECT i.id, i.source_type, i.created_at FROM {} i"
-        " WHERE {} ORDER BY i.created_at DESC, i.id DESC LIMIT {}"
-    ).format(sql.Identifier(gin.schema, "items"), _where(conditions), sql.Literal(PAGE_SIZE))
+    """``@>`` / ``&&`` (intarray's) on the GIN-indexed array, keyset. newer: the page
+    just before the keyset (the page_size items newer than it), still newest first."""
+    conditions, params = _array_query_parts(qc, keyset, tag_nos, gin.extension_schema, newer=newer)
+    items, where, limit = (
+        sql.Identifier(gin.schema, "items"),
+        _where(conditions),
+        sql.Literal(page_size),
+    )
+    if newer:
+        query = sql.SQL(
+            "SELECT * FROM (SELECT i.id, i.source_type, i.created_at FROM {} i"
+            " WHERE {} ORDER BY i.created_at, i.id LIMIT {}) AS page {}"
+        ).format(items, where, limit, PAGE_ORDER)
+    else:
+        query = sql.SQL(
+            "SELECT i.id, i.source_type, i.created_at FROM {} i"
+            " WHERE {} ORDER BY i.created_at DESC, i.id DESC LIMIT {}"
+        ).format(items, where, limit)
     return query, params
 
 
@@ -264,6 +293,38 @@ SELECT i.id, i.source_type, i.created_at, i.creator_id, i.is_private, coalesce(a
               GROUP BY ct.content_id, ct.content_source) AS a
          ON a.content_id = i.id AND a.content_source = i.source_type
 """
+
+
+def copy_item(conn: psycopg.Connection, schema: str, item_id: int) -> None:
+    """Bring one item's row of an array baseline in line with the package's tables
+    (inserted, deleted, re-tagged or changed there), in the caller's transaction."""
+    items = sql.Identifier(schema, "items")
+    conn.execute(sql.SQL("DELETE FROM {} WHERE id = %(id)s").format(items), {"id": item_id})
+    conn.execute(
+        sql.SQL(ITEMS_SQL + " WHERE i.id = %(id)s").format(
+            items=items, numbers=sql.Identifier(schema, "tag_numbers")
+        ),
+        {"id": item_id},
+    )
+
+
+def array_baseline_in_sync(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether an array baseline's items are, row for row, what the data makes of them now."""
+    expected = sql.Identifier("bench_expected_items")
+    items = sql.Identifier(schema, "items")
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(expected, items))
+    try:
+        conn.execute(
+            sql.SQL(ITEMS_SQL).format(items=expected, numbers=sql.Identifier(schema, "tag_numbers"))
+        )
+        return conn.execute(
+            sql.SQL(
+                "SELECT NOT EXISTS (SELECT FROM ((TABLE {0} EXCEPT ALL TABLE {1})"
+                " UNION ALL (TABLE {1} EXCEPT ALL TABLE {0})) AS difference)"
+            ).format(items, expected)
+        ).fetchone()[0]
+    finally:
+        conn.execute(sql.SQL("DROP TABLE {}").format(expected))
 
 
 def _tag_index(baseline: ArrayBaseline) -> sql.Composable:
@@ -386,12 +447,17 @@ def relation_sizes(conn: psycopg.Connection, tables: Sequence[str]) -> dict[str,
     return sizes
 
 
-def ensure_baselines(conn: psycopg.Connection, *, rebuild: bool) -> list[BaselineBuild]:
-    """Build the array baselines (bench_gin, bench_rum) unless they are already built
-    from this data; rebuild: always. Each with its build times and sizes."""
+def ensure_baselines(
+    conn: psycopg.Connection,
+    *,
+    rebuild: bool,
+    schemas: Sequence[str] = (GIN_SCHEMA, RUM_SCHEMA),
+) -> list[BaselineBuild]:
+    """Build the array baselines (bench_gin, bench_rum, or those of schemas) unless they
+    are already built from this data; rebuild: always. Each with its build times and sizes."""
     fingerprint = _fingerprint(conn)
     builds = []
-    for schema in (GIN_SCHEMA, RUM_SCHEMA):
+    for schema in schemas:
         recorded = None if rebuild else _recorded(conn, schema, fingerprint)
         seconds = recorded if recorded is not None else _build(conn, schema, fingerprint)
         builds.append(

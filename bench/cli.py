@@ -15,6 +15,7 @@ import psycopg
 import psycopg.sql
 from rich.progress import Progress
 
+from bench import loadtest
 from bench import run as bench_run
 from bench.generate import DATASETS, check_request, generate
 from bench.reference import create_reference_database
@@ -217,4 +218,63 @@ def run_command(
     for problem in [*report.mismatches, *report.errors]:
         click.echo(f"FAILED: {problem}", err=True)
     if report.mismatches or report.errors:
+        raise SystemExit(1)
+
+
+@main.command("loadtest")
+@click.option(
+    "--dsn", required=True, help="A local database with the package and data (written to)."
+)
+@click.option("--clients", default=16, show_default=True, type=click.IntRange(1, 64))
+@click.option("--writers", default=2, show_default=True, type=click.IntRange(0, 16))
+@click.option("--seconds", default=300.0, show_default=True, type=click.FloatRange(1, 3600))
+@click.option("--slice-seconds", default=30.0, show_default=True, type=click.FloatRange(1))
+@click.option("--stats-every", default=30.0, show_default=True, type=click.FloatRange(0.5))
+@click.option("--no-baseline", is_flag=True, help="gallery_page only, no GIN baseline.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--label", help="Name of the outputs (default: loadtest-<database>).")
+@click.option(
+    "--out",
+    default=Path("bench/results"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+def loadtest_command(
+    dsn: str,
+    clients: int,
+    writers: int,
+    seconds: float,
+    slice_seconds: float,
+    stats_every: float,
+    no_baseline: bool,
+    seed: int,
+    label: str | None,
+    out: Path,
+) -> None:
+    """Readers walk gallery pages (and the GIN baseline's, alternating) while writers
+    insert, delete, re-tag and flip privacy, stats refresh and a redeploy run; every
+    page checked. Writes <out>/<label>.json and .md; exit 1 when a check failed."""
+    config = loadtest.LoadConfig(
+        clients=clients,
+        writers=writers,
+        seconds=seconds,
+        slice_seconds=slice_seconds,
+        stats_every=stats_every,
+        baseline=not no_baseline,
+        seed=seed,
+    )
+    database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "gallery"
+    report = loadtest.run(
+        dsn,
+        config,
+        label=label or f"loadtest-{database}",
+        command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+        log=lambda message: click.echo(message, err=True),
+    )
+    paths = loadtest.write_outputs(report, out)
+    click.echo(paths["md"].read_text())
+    click.echo("written: " + ", ".join(str(p) for p in paths.values()), err=True)
+    for failure in report.failures:
+        click.echo(f"FAILED: {failure}", err=True)
+    if report.failures:
         raise SystemExit(1)
