@@ -158,7 +158,7 @@ def test_popular_tags(facets: psycopg.Connection) -> None:
         " LEFT JOIN content_tags ct ON ct.tag_id = t.id GROUP BY t.name"
         " ORDER BY 2 DESC, 1 LIMIT 5"
     )
-    assert names("SELECT * FROM popular_tags(5)") == oracle
+    assert names("SELECT * FROM popular_tags(max_tags => 5)") == oracle
     auto = names(
         "SELECT t.name, count(ct.tag_id) AS item_count FROM tags t"
         " LEFT JOIN content_tags ct ON ct.tag_id = t.id AND ct.content_source = 'auto'"
@@ -186,7 +186,7 @@ def test_tag_counts_and_search(facets: psycopg.Connection) -> None:
             direct["auto_items"],
             direct["items"] + direct["auto_items"],
         )
-    found = facets.execute("SELECT * FROM tag_search('TAG1', 4)").fetchall()
+    found = facets.execute("SELECT * FROM tag_search('TAG1', max_tags => 4)").fetchall()
     assert [r["name"] for r in found[:2]] == ["tag1", "tag10"]  # ~70% and ~25% of items
     assert len(found) == 4 and all(r["name"].startswith("tag1") for r in found)
     counts = [r["item_count"] for r in found]
@@ -198,13 +198,13 @@ def test_tag_counts_and_search(facets: psycopg.Connection) -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        ("popular_tags(0)", "limit must be between 1 and 1000"),
+        ("popular_tags(0)", "max_tags must be between 1 and 1000"),
         ("popular_tags(10, 'regular')", "source must be 'items', 'auto' or NULL"),
         ("popular_tags(10, NULL, 50, 5)", "min_count 50 is above max_count 5"),
         ("tag_counts(NULL)", "tag_ids must be an array"),
         ("tag_counts(ARRAY[NULL]::uuid[])", "tag_ids must be an array"),
         ("tag_search('')", "prefix must not be empty"),
-        ("tag_search('a', 500)", "limit must be between 1 and 100"),
+        ("tag_search('a', 500)", "max_tags must be between 1 and 100"),
     ],
 )
 def test_facet_errors(facets: psycopg.Connection, call: str, message: str) -> None:
