@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import threading
 
 import psycopg
@@ -97,18 +99,41 @@ def test_readers_never_see_an_empty_table_and_writes_go_on(gallery_dsn: str) -> 
         assert c.execute(STATS).fetchall() == c.execute(DIRECT_COUNTS).fetchall()
 
 
-def test_status_reports_stale_and_missing_statistics(gallery_dsn: str) -> None:
+def test_health_reports_stale_and_missing_statistics_apart_from_deploy_state(
+    gallery_dsn: str,
+) -> None:
     assert api.status(gallery_dsn, SQL_DIR).health == []
+    assert api.health(gallery_dsn) == []
     with psycopg.connect(gallery_dsn, autocommit=True) as c:
         c.execute("UPDATE tag_cardinality_stats SET updated_at = now() - interval '2 hours'")
         c.execute("INSERT INTO tags (name) VALUES ('unseen')")
-    health = api.status(gallery_dsn, SQL_DIR).health
-    assert any("1 tags have no statistics" in h for h in health)
-    assert any("120 minutes old" in h for h in health)
+    st = api.status(gallery_dsn, SQL_DIR)
+    by_check = {h.check: h for h in st.health}
+    assert by_check["stats_missing"].tags_without_stats == 1
+    assert by_check["stats_stale"].stats_age_seconds is not None
+    assert by_check["stats_stale"].stats_age_seconds >= 7200
+    assert "120 minutes old" in by_check["stats_stale"].message
+    # a deploy gate does not go red from an unscheduled job: deploy state is still in sync
+    assert st.in_sync and not st.healthy
     out = CliRunner().invoke(main, ["status", "--dsn", gallery_dsn])
-    assert out.exit_code == 1 and "HEALTH" in out.output
+    assert out.exit_code == 0 and "health: stats_stale" in out.output
+    as_json = json.loads(
+        CliRunner().invoke(main, ["status", "--dsn", gallery_dsn, "--format", "json"]).output
+    )
+    assert as_json["in_sync"] is True and as_json["healthy"] is False
+    stale = next(h for h in as_json["health"] if h["check"] == "stats_stale")
+    assert stale["freshness_seconds"] > 0 and stale["stats_age_seconds"] >= 7200
+    out = CliRunner().invoke(main, ["health", "--dsn", gallery_dsn])
+    assert out.exit_code == 1 and "stats_missing" in out.output
+    health_json = json.loads(
+        CliRunner().invoke(main, ["health", "--dsn", gallery_dsn, "--format", "json"]).output
+    )
+    assert health_json["healthy"] is False
+    assert {p["check"] for p in health_json["problems"]} == {"stats_missing", "stats_stale"}
+
     CliRunner().invoke(main, ["stats", "refresh", "--dsn", gallery_dsn])
     assert api.status(gallery_dsn, SQL_DIR).health == []
+    assert CliRunner().invoke(main, ["health", "--dsn", gallery_dsn]).exit_code == 0
 
 
 def test_schedule_install_list_remove(gallery_dsn: str) -> None:
@@ -117,13 +142,17 @@ def test_schedule_install_list_remove(gallery_dsn: str) -> None:
     assert [j.name for j in installed] == [j.name for j in again]
     jobs = api.schedule_list(gallery_dsn)
     dbname = psycopg.conninfo.conninfo_to_dict(gallery_dsn)["dbname"]
-    assert [j["jobname"] for j in jobs] == sorted(f"{j.name}:{dbname}" for j in installed)
-    refresh = next(j for j in jobs if j["jobname"].startswith("gallery-stats-refresh"))
-    assert refresh["schedule"] == "*/7 * * * *" and refresh["active"]
+    assert [j.jobname for j in jobs] == sorted(f"{j.name}:{dbname}" for j in installed)
+    refresh = next(j for j in jobs if j.jobname.startswith("gallery-stats-refresh"))
+    assert refresh.schedule == "*/7 * * * *" and refresh.active
     out = CliRunner().invoke(main, ["schedule", "--list", "--dsn", gallery_dsn])
     assert "gallery-stats-refresh" in out.output and "not run yet" in out.output
+    out = CliRunner().invoke(main, ["schedule", "--list", "--dsn", gallery_dsn, "--format", "json"])
+    listed = json.loads(out.output)["jobs"]
+    assert [j["jobname"] for j in listed] == [j.jobname for j in jobs]
+    assert listed[0]["last_run"] is None and "schedule" in listed[0]
 
-    assert sorted(api.schedule_remove(gallery_dsn)) == sorted(j["jobname"] for j in jobs)
+    assert sorted(api.schedule_remove(gallery_dsn)) == sorted(j.jobname for j in jobs)
     assert api.schedule_list(gallery_dsn) == []
 
 
