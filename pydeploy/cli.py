@@ -241,7 +241,7 @@ def apply(
         sys.exit(EXIT_FINDINGS if plan.changed else 0)
     drops = plan.dropped_functions
     if drops:
-        if output_format == "text" or not yes:
+        if not yes and stdin_is_terminal():
             for f in drops:
                 click.echo(f"  will drop function {f.signature} (its file was removed)", err=True)
         confirm(f"Drop {len(drops)} function(s)?", yes=yes, what="dropping functions")
@@ -367,7 +367,7 @@ def rollback(
         else:
             _print_rollback_plan(plan, with_sql=True)
         return
-    if not yes:
+    if not yes and stdin_is_terminal():
         _print_rollback_plan(plan, with_sql=False, err=True)
     confirm(
         f"Roll back {len(plan.rolled_back)} migration(s) and destroy the data above?",

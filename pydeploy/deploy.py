@@ -439,7 +439,8 @@ def _run_migration(
     try:
         m.process_steps(backend, direction)
     except psycopg.Error as e:
-        raise DeployError(f"migration {m.id} ({direction}) failed: {_pg_message(e)}") from e
+        cause = _first_server_error(e)
+        raise DeployError(f"migration {m.id} ({direction}) failed: {_pg_message(cause)}") from e
     backend.log_migration(m, direction)
     if direction == "apply":
         backend.mark_one(m, log=False)
@@ -451,6 +452,17 @@ def _run_migration(
     else:
         backend.unmark_one(m, log=False)
         cur.execute("DELETE FROM pydeploy.migration_registry WHERE migration_id = %s", (m.id,))
+
+
+def _first_server_error(e: psycopg.Error) -> psycopg.Error:
+    """The error the server sent, when a later one ("the connection is closed", raised
+    while yoyo cleans up) hides it in the exception chain."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, psycopg.Error) and seen.diag.sqlstate:
+            return seen
+        seen = seen.__context__ or seen.__cause__
+    return e
 
 
 def _pg_message(e: psycopg.Error) -> str:
