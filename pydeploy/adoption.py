@@ -66,7 +66,7 @@ def needs_preparation(conn: psycopg.Connection) -> bool:
         "  FROM pg_class c WHERE c.oid IN (to_regclass('content_items'),"
         "                                  to_regclass('content_items_auto'))"
     ).fetchone()
-    return bool(row[0]) and bool(row[1])
+    return row is not None and bool(row[0]) and bool(row[1])
 
 
 def _column_nullable(conn: psycopg.Connection, table: str, column: str) -> bool | None:
@@ -82,14 +82,12 @@ def _column_nullable(conn: psycopg.Connection, table: str, column: str) -> bool 
 def _column_marked(conn: psycopg.Connection, table: str, column: str) -> bool:
     """Whether the column carries the mark of a preparation (one that was interrupted:
     once adopted, the table needs no preparation)."""
-    return (
-        conn.execute(
-            "SELECT col_description(attrelid, attnum) FROM pg_attribute"
-            " WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
-            (table, column),
-        ).fetchone()
-        or (None,)
-    )[0] == ADDED_MARK
+    row = conn.execute(
+        "SELECT col_description(attrelid, attnum) = %s FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
+        (ADDED_MARK, table, column),
+    ).fetchone()
+    return row is not None and row[0] is True
 
 
 def _constraint_state(conn: psycopg.Connection, table: str, name: str) -> bool | None:
@@ -134,8 +132,8 @@ class Step:
     (several statements run in one transaction), and how to take it back."""
 
     description: str
-    statements: tuple[sql.Composable, ...]
-    undo: sql.Composable | None = None
+    statements: tuple[sql.SQL | sql.Composed, ...]
+    undo: sql.SQL | sql.Composed | None = None
 
 
 def _steps(conn: psycopg.Connection) -> list[Step]:
@@ -209,12 +207,12 @@ def _steps(conn: psycopg.Connection) -> list[Step]:
         for suffix, columns, options, unique in REQUIRED_INDEXES:
             index = sql.Identifier(f"{table}_{suffix}")
             drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index)
-            state = _index_state(conn, f"{table}_{suffix}")
+            index_state = _index_state(conn, f"{table}_{suffix}")
             if _matching_index(conn, table, columns, options, unique):
-                if state == (True, ADDED_MARK):  # built by an interrupted preparation
+                if index_state == (True, ADDED_MARK):  # built by an interrupted preparation
                     steps.append(Step(f"keep index {table}_{suffix} (built earlier)", (), drop))
                 continue
-            if state is not None and not state[0]:
+            if index_state is not None and not index_state[0]:
                 # an interrupted CREATE INDEX CONCURRENTLY leaves its index INVALID
                 steps.append(
                     Step(f"drop invalid index {table}_{suffix} (an interrupted build)", (drop,))
@@ -250,7 +248,7 @@ def plan(conn: psycopg.Connection) -> list[str]:
     return [step.description for step in _steps(conn)]
 
 
-def _undo(conn: psycopg.Connection, statements: list[sql.Composable]) -> bool:
+def _undo(conn: psycopg.Connection, statements: list[sql.SQL | sql.Composed]) -> bool:
     """Run the undo statements, last step first; False if any failed (a lost
     connection fails them all)."""
     complete = True
@@ -272,7 +270,7 @@ def prepared(conn: psycopg.Connection) -> Iterator[list[str]]:
     it added is kept, a constraint it left NOT VALID is validated, an index it left
     INVALID is dropped and built again. The undo covers that too.
     """
-    undo: list[sql.Composable] = []
+    undo: list[sql.SQL | sql.Composed] = []
     done: list[str] = []
     try:
         for step in _steps(conn):

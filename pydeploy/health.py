@@ -1,6 +1,13 @@
-"""What `pydeploy status` reports beyond deploy state: the gallery's own upkeep."""
+"""Operational health, apart from deploy state: the gallery's own upkeep.
+
+``pydeploy status`` answers "is the database what the package says?"; this
+module answers "is it being looked after?" (``pydeploy health``): tag
+statistics present and fresh, the pg_cron jobs' last runs successful.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import psycopg
 
@@ -12,32 +19,77 @@ SELECT (SELECT count(*) FROM tags t
 """
 
 FAILED_JOBS_SQL = """
-SELECT j.jobname, r.return_message
+SELECT j.jobname, r.return_message, r.end_time
   FROM cron.job j
-  JOIN LATERAL (SELECT status, return_message FROM cron.job_run_details d
+  JOIN LATERAL (SELECT status, return_message, end_time FROM cron.job_run_details d
                  WHERE d.jobid = j.jobid ORDER BY d.runid DESC LIMIT 1) r ON true
  WHERE j.jobname LIKE 'gallery-%%' AND j.database = current_database() AND r.status = 'failed'
 """
 
 
-def problems(cur: psycopg.Cursor) -> list[str]:
+@dataclass(frozen=True)
+class HealthProblem:
+    """One problem. ``check`` is one of ``stats_missing``, ``stats_stale``,
+    ``cron_job_failed``; the fields that do not apply to it are None."""
+
+    check: str
+    message: str
+    hint: str
+    tags_without_stats: int | None = None
+    stats_age_seconds: float | None = None
+    freshness_seconds: int | None = None
+    job: str | None = None
+    job_message: str | None = None
+    job_ended_at: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})"
+
+
+def _scalar(cur: psycopg.Cursor, query: str) -> object:
+    row = cur.execute(query).fetchone()
+    return row[0] if row else None
+
+
+def problems(cur: psycopg.Cursor) -> list[HealthProblem]:
     """Stale or missing tag statistics, and failed pg_cron jobs (when pg_cron keeps its
     jobs in this database; otherwise `pydeploy schedule --list` shows them)."""
-    found: list[str] = []
-    if cur.execute("SELECT to_regclass('gallery_config')").fetchone()[0] is None:
+    found: list[HealthProblem] = []
+    if _scalar(cur, "SELECT to_regclass('gallery_config')") is None:
         return found
-    missing, age, freshness = cur.execute(STATS_SQL).fetchone()
+    row = cur.execute(STATS_SQL).fetchone()
+    missing, age, freshness = row if row else (0, None, None)
     if missing:
         found.append(
-            f"{missing} tags have no statistics: run `pydeploy stats refresh` "
-            "(the planner assumes fallback_default_count for them)"
+            HealthProblem(
+                "stats_missing",
+                f"{missing} tags have no statistics",
+                "run `pydeploy stats refresh`; until then the planner assumes "
+                "fallback_default_count for them",
+                tags_without_stats=int(missing),
+            )
         )
-    if age is not None and age > freshness:
+    if age is not None and freshness is not None and age > freshness:
         found.append(
-            f"tag statistics are {age / 60:.0f} minutes old (freshness_seconds {freshness}): "
-            "run `pydeploy stats refresh`, or `pydeploy schedule`"
+            HealthProblem(
+                "stats_stale",
+                f"tag statistics are {float(age) / 60:.0f} minutes old "
+                f"(freshness_seconds {freshness})",
+                "run `pydeploy stats refresh`, or `pydeploy schedule` to refresh them periodically",
+                stats_age_seconds=round(float(age), 1),
+                freshness_seconds=int(freshness),
+            )
         )
-    if cur.execute("SELECT to_regclass('cron.job')").fetchone()[0] is not None:
-        for name, message in cur.execute(FAILED_JOBS_SQL):
-            found.append(f"pg_cron job {name} failed on its last run: {message}")
+    if _scalar(cur, "SELECT to_regclass('cron.job')") is not None:
+        for name, message, ended in cur.execute(FAILED_JOBS_SQL):
+            found.append(
+                HealthProblem(
+                    "cron_job_failed",
+                    f"pg_cron job {name} failed on its last run: {' '.join(str(message).split())}",
+                    "`pydeploy schedule --list` shows the jobs; cron.job_run_details the runs",
+                    job=name,
+                    job_message=message,
+                    job_ended_at=ended.isoformat() if ended else None,
+                )
+            )
     return found

@@ -108,7 +108,8 @@ class BackfillResult:
 
 
 def _require_legacy_column(conn: psycopg.Connection) -> None:
-    if conn.execute("SELECT to_regclass('legacy_tags_backfill')").fetchone()[0] is None:
+    row = conn.execute("SELECT to_regclass('legacy_tags_backfill')").fetchone()
+    if row is None or row[0] is None:
         raise NoLegacyTags(
             "this database has no legacy tags column (content_items_all.tags): nothing to do",
             "backfill and verify are for databases adopted from the reference application",
@@ -136,16 +137,17 @@ def plan_chunks(
                         sql.SQL(PLAN_CHUNKS_SQL).format(partition=sql.Identifier(partition)),
                         {"source": source, "chunk_items": chunk_items},
                     )
-        remaining = {}
+        remaining: dict[str, int] = {}
         for source, partition in PARTITIONS.items():
-            remaining[source] = conn.execute(
+            counted = conn.execute(
                 sql.SQL(
                     "SELECT count(*) FROM {} i JOIN legacy_tags_backfill b"
                     " ON b.source_type = %s AND b.done_at IS NULL"
                     " AND i.id BETWEEN b.first_id AND b.last_id"
                 ).format(sql.Identifier(partition)),
                 (source,),
-            ).fetchone()[0]
+            ).fetchone()
+            remaining[source] = int(counted[0]) if counted else 0
         return remaining
 
 
@@ -164,17 +166,18 @@ def _copy_next_chunk(conn: psycopg.Connection) -> BackfillBatch | None:
         partition = sql.Identifier(PARTITIONS[source])
         try:
             with conn.transaction():
-                items, links, unknown = conn.execute(
+                copied = conn.execute(
                     sql.SQL(COPY_CHUNK_SQL).format(partition=partition, on_conflict=sql.SQL("")),
                     params,
                 ).fetchone()
         except psycopg.errors.UniqueViolation:
-            items, links, unknown = conn.execute(
+            copied = conn.execute(
                 sql.SQL(COPY_CHUNK_SQL).format(
                     partition=partition, on_conflict=sql.SQL("ON CONFLICT DO NOTHING")
                 ),
                 params,
             ).fetchone()
+        items, links, unknown = copied if copied else (0, 0, 0)
         conn.execute(
             FINISH_CHUNK_SQL, params | {"items": items, "links": links, "unknown": unknown}
         )

@@ -11,12 +11,14 @@ jobs instead of duplicating them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
-from pydeploy.db import connect, resolve_dsn
+from pydeploy.db import connect, connect_timeout, resolve_dsn
 from pydeploy.errors import PydeployError
 
 DEFAULT_REFRESH_SCHEDULE = "*/10 * * * *"
@@ -47,6 +49,19 @@ def jobs(refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE) -> list[Job]:
     ]
 
 
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job pg_cron has for this database, with its last run (None: not run yet)."""
+
+    jobname: str
+    schedule: str
+    command: str
+    active: bool
+    last_status: str | None
+    last_message: str | None
+    last_run: datetime | None
+
+
 class PgCronMissing(PydeployError):
     """pg_cron cannot run jobs here; the message says what is missing."""
 
@@ -61,13 +76,14 @@ def crontab_alternative(dsn: str | None, refresh_schedule: str) -> str:
 
 def _cron_connection(conn: psycopg.Connection, dsn: str) -> tuple[psycopg.Connection, str, str]:
     """A connection to pg_cron's database, that database's name, and the target's name."""
-    settings = dict(
+    settings: dict[str, str] = dict(
         conn.execute(
             "SELECT name, setting FROM pg_settings"
             " WHERE name IN ('shared_preload_libraries', 'cron.database_name')"
         ).fetchall()
     )
-    target = conn.execute("SELECT current_database()").fetchone()[0]
+    row = conn.execute("SELECT current_database()").fetchone()
+    target = str(row[0]) if row else ""
     missing = []
     if "pg_cron" not in settings.get("shared_preload_libraries", ""):
         missing.append(
@@ -81,9 +97,10 @@ def _cron_connection(conn: psycopg.Connection, dsn: str) -> tuple[psycopg.Connec
     cron_db = settings.get("cron.database_name", "postgres")
     if cron_db == target:
         return conn, cron_db, target
-    params = conninfo_to_dict(dsn) if dsn else {}
+    params: dict[str, Any] = dict(conninfo_to_dict(dsn)) if dsn else {}
     params["dbname"] = cron_db
-    return psycopg.connect(make_conninfo(**params), autocommit=True), cron_db, target
+    params.setdefault("connect_timeout", connect_timeout())
+    return psycopg.connect(make_conninfo("", **params), autocommit=True), cron_db, target
 
 
 def install(dsn: str | None, refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE) -> list[Job]:
@@ -109,11 +126,12 @@ def install(dsn: str | None, refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE) -
     return jobs(refresh_schedule)
 
 
-def _installed(cron: psycopg.Connection, target: str) -> list[dict[str, object]]:
-    if not cron.execute("SELECT to_regclass('cron.job')").fetchone()[0]:
+def _installed(cron: psycopg.Connection, target: str) -> list[ScheduledJob]:
+    row = cron.execute("SELECT to_regclass('cron.job')").fetchone()
+    if not row or not row[0]:
         return []
     with cron.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
+        rows = cur.execute(
             """
             SELECT j.jobname, j.schedule, j.command, j.active, r.status AS last_status,
                    r.return_message AS last_message, r.end_time AS last_run
@@ -126,9 +144,10 @@ def _installed(cron: psycopg.Connection, target: str) -> list[dict[str, object]]
             """,
             (target,),
         ).fetchall()
+    return [ScheduledJob(**r) for r in rows]
 
 
-def installed(dsn: str | None) -> list[dict[str, object]]:
+def installed(dsn: str | None) -> list[ScheduledJob]:
     """The package's jobs pg_cron has for this database, with their last run."""
     conninfo = resolve_dsn(dsn)
     with connect(conninfo, autocommit=True) as conn:
@@ -146,7 +165,7 @@ def remove(dsn: str | None) -> list[str]:
     with connect(conninfo, autocommit=True) as conn:
         cron, _, target = _cron_connection(conn, conninfo)
         try:
-            names = [str(j["jobname"]) for j in _installed(cron, target)]
+            names = [j.jobname for j in _installed(cron, target)]
             for name in names:
                 cron.execute(
                     "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %s"

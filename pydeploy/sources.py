@@ -17,9 +17,10 @@ from pathlib import Path
 import pglast
 from pglast import ast
 
-from pydeploy.errors import DeployError
+from pydeploy.errors import DeployError, PydeployError, UsageError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+MIGRATION_NAME = re.compile(r"^\d+_[A-Za-z0-9_]+\.sql$")
 
 
 def default_sql_dir() -> Path:
@@ -27,9 +28,26 @@ def default_sql_dir() -> Path:
     for candidate in (PACKAGE_DIR / "pgsql", PACKAGE_DIR.parent / "pgsql"):
         if (candidate / "migrations").is_dir():
             return candidate
-    raise FileNotFoundError(
-        "cannot find the SQL files (pgsql/migrations): reinstall the package or pass --sql-dir"
+    raise PydeployError(
+        "cannot find the SQL files (pgsql/migrations) of the package",
+        "reinstall the package, or pass --sql-dir",
     )
+
+
+def check_sql_dir(sql_dir: Path) -> None:
+    """Refuse a directory that is not an SQL tree: a wrong --sql-dir would otherwise
+    look like a release that removed every function."""
+    missing = [d for d in ("functions", "migrations") if not (sql_dir / d).is_dir()]
+    if missing:
+        raise UsageError(
+            f"{sql_dir} is not an SQL tree: it has no {' and no '.join(m + '/' for m in missing)}",
+            "--sql-dir takes a directory with functions/ and migrations/ (like pgsql/)",
+        )
+    if not any(MIGRATION_NAME.match(p.name) for p in (sql_dir / "migrations").iterdir()):
+        raise UsageError(
+            f"{sql_dir / 'migrations'} holds no migration (NNNN_name.sql)",
+            "--sql-dir takes a directory with functions/ and migrations/ (like pgsql/)",
+        )
 
 
 def sha256_text(text: str) -> str:
@@ -42,23 +60,25 @@ def line_of(text: str, offset: int) -> int:
 
 
 def statement_text(text: str, raw: ast.RawStmt) -> str:
-    end = raw.stmt_location + raw.stmt_len if raw.stmt_len else len(text)
-    return text[raw.stmt_location : end]
+    start = raw.stmt_location or 0
+    end = start + raw.stmt_len if raw.stmt_len else len(text)
+    return text[start:end]
 
 
 def function_body(stmt: ast.CreateFunctionStmt) -> str | None:
     for option in stmt.options or ():
         if option.defname == "as":
-            return option.arg[0].sval
+            return str(option.arg[0].sval)
     return None
 
 
 def body_first_line(text: str, raw: ast.RawStmt) -> int:
     """File line on which a CREATE FUNCTION's body starts: PL/pgSQL line 1."""
     stmt_text = statement_text(text, raw)
-    body = function_body(raw.stmt) or ""
+    stmt = raw.stmt
+    body = (function_body(stmt) if isinstance(stmt, ast.CreateFunctionStmt) else None) or ""
     start = max(stmt_text.find(body), 0)
-    return line_of(text, raw.stmt_location) + stmt_text[:start].count("\n")
+    return line_of(text, raw.stmt_location or 0) + stmt_text[:start].count("\n")
 
 
 @dataclass(frozen=True)
@@ -89,7 +109,9 @@ class FunctionFile:
 
     @property
     def create(self) -> ast.CreateFunctionStmt:
-        return self.create_raw.stmt
+        stmt = self.create_raw.stmt
+        assert isinstance(stmt, ast.CreateFunctionStmt)
+        return stmt
 
     @property
     def body_first_line(self) -> int:
@@ -97,13 +119,13 @@ class FunctionFile:
 
     @property
     def name(self) -> str:
-        return self.create.funcname[-1].sval
+        return str(self.create.funcname[-1].sval) if self.create.funcname else ""
 
     @property
     def language(self) -> str:
         for option in self.create.options or ():
             if option.defname == "language":
-                return option.arg.sval.lower()
+                return str(option.arg.sval).lower()
         return "sql"
 
     @property
@@ -111,18 +133,22 @@ class FunctionFile:
         return "PROCEDURE" if self.create.is_procedure else "FUNCTION"
 
     @property
-    def signature(self) -> str:
-        """``name(type, ...)`` of the input arguments, as ``to_regprocedure`` reads it."""
-        args = [
+    def argument_types(self) -> list[str]:
+        """The input arguments' types as written in the file."""
+        return [
             _type_name(p.argType)
             for p in self.create.parameters or ()
             if p.mode.name not in ("FUNC_PARAM_OUT", "FUNC_PARAM_TABLE")
         ]
-        return f"{self.name}({', '.join(args)})"
+
+    @property
+    def signature(self) -> str:
+        """``name(type, ...)`` of the input arguments, as ``to_regprocedure`` reads it."""
+        return f"{self.name}({', '.join(self.argument_types)})"
 
 
 def _type_name(type_name: ast.TypeName) -> str:
-    names = [n.sval for n in type_name.names]
+    names = [n.sval for n in type_name.names or ()]
     if names[0] == "pg_catalog":
         names = names[1:]
     text = ".".join(names)

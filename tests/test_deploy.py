@@ -68,7 +68,7 @@ def test_apply_on_empty_database_creates_everything(blank_dsn: str, project: Pat
 
     assert result.applied_migrations == ["0001_widgets", "0002_widget_colour"]
     signatures = [a.signature for a in result.function_actions]
-    assert signatures == ["widget_count()", "widget_label(int8)"]
+    assert signatures == ["widget_count()", "widget_label(bigint)"]
     execute(blank_dsn, "INSERT INTO widgets VALUES (1, 'cog', 'red')")
     assert scalar(blank_dsn, "SELECT widget_label(1)") == "cog of 1"
     registry = scalar(
@@ -109,7 +109,7 @@ def test_rollback_undoes_last_migration_and_apply_redoes_it(blank_dsn: str, proj
 
     result = api.rollback(blank_dsn, project)
 
-    assert result.rolled_back == "0002_widget_colour"
+    assert result.rolled_back == ["0002_widget_colour"]
     assert (
         scalar(
             blank_dsn,
@@ -120,9 +120,9 @@ def test_rollback_undoes_last_migration_and_apply_redoes_it(blank_dsn: str, proj
     st = api.status(blank_dsn, project)
     assert st.pending_migrations == ["0002_widget_colour"]
     assert not st.in_sync
-    assert api.rollback(blank_dsn, project).rolled_back == "0001_widgets"
+    assert api.rollback(blank_dsn, project).rolled_back == ["0001_widgets"]
     assert scalar(blank_dsn, "SELECT to_regclass('widgets')") is None
-    assert api.rollback(blank_dsn, project).rolled_back is None
+    assert api.rollback(blank_dsn, project).rolled_back == []
 
     api.apply(blank_dsn, project)
     assert api.status(blank_dsn, project).in_sync

@@ -164,7 +164,7 @@ def test_interrupted_backfill_resumes_exactly(adopted: str, how: signal.Signals)
         "--dsn",
         adopted,
         "--batch-size",
-        "20",
+        "5",  # many small chunks: the interrupt lands long before the last one
         "--jobs",
         "1",
     ]

@@ -195,7 +195,7 @@ def test_keyset_order_is_a_merge_append_of_index_scans(gallery: str) -> None:
 def test_every_migration_rolls_back(deployed_dsn: str) -> None:
     migrations = sorted(p.stem for p in (SQL_DIR / "migrations").glob("[0-9]*[!k].sql"))
     for expected in reversed(migrations):
-        assert api.rollback(deployed_dsn, SQL_DIR).rolled_back == expected
+        assert api.rollback(deployed_dsn, SQL_DIR).rolled_back == [expected]
     assert rows(
         deployed_dsn,
         "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
@@ -280,8 +280,7 @@ def test_concurrent_tag_writes_to_one_item_keep_both(gallery: str) -> None:
 
 
 def test_tag_nos_are_filled_when_the_migration_is_applied_to_existing_links(gallery: str) -> None:
-    while (rolled_back := api.rollback(gallery, SQL_DIR).rolled_back) != "0007_item_tag_numbers":
-        assert rolled_back > "0007"
+    assert api.rollback(gallery, SQL_DIR, to="0006").rolled_back[-1] == "0007_item_tag_numbers"
     assert "tag_nos" not in {
         r[0]
         for r in rows(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import psycopg
@@ -97,18 +98,41 @@ def test_readers_never_see_an_empty_table_and_writes_go_on(gallery_dsn: str) -> 
         assert c.execute(STATS).fetchall() == c.execute(DIRECT_COUNTS).fetchall()
 
 
-def test_status_reports_stale_and_missing_statistics(gallery_dsn: str) -> None:
+def test_health_reports_stale_and_missing_statistics_apart_from_deploy_state(
+    gallery_dsn: str,
+) -> None:
     assert api.status(gallery_dsn, SQL_DIR).health == []
+    assert api.health(gallery_dsn) == []
     with psycopg.connect(gallery_dsn, autocommit=True) as c:
         c.execute("UPDATE tag_cardinality_stats SET updated_at = now() - interval '2 hours'")
         c.execute("INSERT INTO tags (name) VALUES ('unseen')")
-    health = api.status(gallery_dsn, SQL_DIR).health
-    assert any("1 tags have no statistics" in h for h in health)
-    assert any("120 minutes old" in h for h in health)
+    st = api.status(gallery_dsn, SQL_DIR)
+    by_check = {h.check: h for h in st.health}
+    assert by_check["stats_missing"].tags_without_stats == 1
+    assert by_check["stats_stale"].stats_age_seconds is not None
+    assert by_check["stats_stale"].stats_age_seconds >= 7200
+    assert "120 minutes old" in by_check["stats_stale"].message
+    # a deploy gate does not go red from an unscheduled job: deploy state is still in sync
+    assert st.in_sync and not st.healthy
     out = CliRunner().invoke(main, ["status", "--dsn", gallery_dsn])
-    assert out.exit_code == 1 and "HEALTH" in out.output
+    assert out.exit_code == 0 and "health: stats_stale" in out.output
+    as_json = json.loads(
+        CliRunner().invoke(main, ["status", "--dsn", gallery_dsn, "--format", "json"]).output
+    )
+    assert as_json["in_sync"] is True and as_json["healthy"] is False
+    stale = next(h for h in as_json["health"] if h["check"] == "stats_stale")
+    assert stale["freshness_seconds"] > 0 and stale["stats_age_seconds"] >= 7200
+    out = CliRunner().invoke(main, ["health", "--dsn", gallery_dsn])
+    assert out.exit_code == 1 and "stats_missing" in out.output
+    health_json = json.loads(
+        CliRunner().invoke(main, ["health", "--dsn", gallery_dsn, "--format", "json"]).output
+    )
+    assert health_json["healthy"] is False
+    assert {p["check"] for p in health_json["problems"]} == {"stats_missing", "stats_stale"}
+
     CliRunner().invoke(main, ["stats", "refresh", "--dsn", gallery_dsn])
     assert api.status(gallery_dsn, SQL_DIR).health == []
+    assert CliRunner().invoke(main, ["health", "--dsn", gallery_dsn]).exit_code == 0
 
 
 def test_schedule_install_list_remove(gallery_dsn: str) -> None:
@@ -117,13 +141,17 @@ def test_schedule_install_list_remove(gallery_dsn: str) -> None:
     assert [j.name for j in installed] == [j.name for j in again]
     jobs = api.schedule_list(gallery_dsn)
     dbname = psycopg.conninfo.conninfo_to_dict(gallery_dsn)["dbname"]
-    assert [j["jobname"] for j in jobs] == sorted(f"{j.name}:{dbname}" for j in installed)
-    refresh = next(j for j in jobs if j["jobname"].startswith("gallery-stats-refresh"))
-    assert refresh["schedule"] == "*/7 * * * *" and refresh["active"]
+    assert [j.jobname for j in jobs] == sorted(f"{j.name}:{dbname}" for j in installed)
+    refresh = next(j for j in jobs if j.jobname.startswith("gallery-stats-refresh"))
+    assert refresh.schedule == "*/7 * * * *" and refresh.active
     out = CliRunner().invoke(main, ["schedule", "--list", "--dsn", gallery_dsn])
     assert "gallery-stats-refresh" in out.output and "not run yet" in out.output
+    out = CliRunner().invoke(main, ["schedule", "--list", "--dsn", gallery_dsn, "--format", "json"])
+    listed = json.loads(out.output)["jobs"]
+    assert [j["jobname"] for j in listed] == [j.jobname for j in jobs]
+    assert listed[0]["last_run"] is None and "schedule" in listed[0]
 
-    assert sorted(api.schedule_remove(gallery_dsn)) == sorted(j["jobname"] for j in jobs)
+    assert sorted(api.schedule_remove(gallery_dsn)) == sorted(j.jobname for j in jobs)
     assert api.schedule_list(gallery_dsn) == []
 
 
@@ -158,7 +186,7 @@ def test_popular_tags(facets: psycopg.Connection) -> None:
         " LEFT JOIN content_tags ct ON ct.tag_id = t.id GROUP BY t.name"
         " ORDER BY 2 DESC, 1 LIMIT 5"
     )
-    assert names("SELECT * FROM popular_tags(5)") == oracle
+    assert names("SELECT * FROM popular_tags(max_tags => 5)") == oracle
     auto = names(
         "SELECT t.name, count(ct.tag_id) AS item_count FROM tags t"
         " LEFT JOIN content_tags ct ON ct.tag_id = t.id AND ct.content_source = 'auto'"
@@ -186,7 +214,7 @@ def test_tag_counts_and_search(facets: psycopg.Connection) -> None:
             direct["auto_items"],
             direct["items"] + direct["auto_items"],
         )
-    found = facets.execute("SELECT * FROM tag_search('TAG1', 4)").fetchall()
+    found = facets.execute("SELECT * FROM tag_search('TAG1', max_tags => 4)").fetchall()
     assert [r["name"] for r in found[:2]] == ["tag1", "tag10"]  # ~70% and ~25% of items
     assert len(found) == 4 and all(r["name"].startswith("tag1") for r in found)
     counts = [r["item_count"] for r in found]
@@ -198,13 +226,13 @@ def test_tag_counts_and_search(facets: psycopg.Connection) -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        ("popular_tags(0)", "limit must be between 1 and 1000"),
+        ("popular_tags(0)", "max_tags must be between 1 and 1000"),
         ("popular_tags(10, 'regular')", "source must be 'items', 'auto' or NULL"),
         ("popular_tags(10, NULL, 50, 5)", "min_count 50 is above max_count 5"),
         ("tag_counts(NULL)", "tag_ids must be an array"),
         ("tag_counts(ARRAY[NULL]::uuid[])", "tag_ids must be an array"),
         ("tag_search('')", "prefix must not be empty"),
-        ("tag_search('a', 500)", "limit must be between 1 and 100"),
+        ("tag_search('a', 500)", "max_tags must be between 1 and 100"),
     ],
 )
 def test_facet_errors(facets: psycopg.Connection, call: str, message: str) -> None:

@@ -7,9 +7,9 @@ SET search_path = public, pg_temp
 AS $$
 DECLARE
     c_sources CONSTANT text[] :=
-        '{user-regular,user-auto,community-regular,community-auto}';
+        '{user-regular,user-auto,community-regular,community-auto}'::text[];
     c_strategies CONSTANT text[] :=
-        '{order_first,self_join,group_having,two_phase,tag_union,tag_array}';
+        '{order_first,self_join,group_having,two_phase,tag_union,tag_array}'::text[];
     -- elements of tags, duplicates included, checked before any de-duplication
     c_max_tag_elements CONSTANT integer := 1000;
     v_distinct bigint;

@@ -36,7 +36,7 @@ BEGIN
                        v_req.k, v_req.rarest_count, v_req.estimated_candidates);
     v_sql := _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
                                    v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array);
-    RETURN QUERY EXECUTE format('EXPLAIN (%s) %s',
+    RETURN QUERY EXECUTE format('EXPLAIN (%s) %s',  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
                                 CASE WHEN measure THEN 'ANALYZE, BUFFERS' ELSE 'COSTS' END, v_sql)
         USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
               v_req.seed_tags, v_req.tag_nos;

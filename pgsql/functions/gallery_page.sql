@@ -19,7 +19,7 @@ SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for th
 SET enable_bitmapscan = on
 SET enable_sort = on
 SET jit = off  -- compiling a page's query costs more than running it
-AS $$
+AS $$  -- noqa: PLPGSQL_CHECK the OUT columns are filled by RETURN QUERY EXECUTE, which the check cannot follow
 #variable_conflict use_column
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -58,7 +58,7 @@ BEGIN
     -- through, and made pages short when one was deleted.) No query at all
     -- when a tag does not exist (all) or none does (any).
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
-        RETURN QUERY EXECUTE format(
+        RETURN QUERY EXECUTE format(  -- noqa: PLPGSQL_CHECK the strategy SQL is built from constants only; values go through USING
             'SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,'
             '       i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,'
             '       i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb,'

@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION popular_tags(
-    "limit"   integer DEFAULT 20,
+    max_tags  integer DEFAULT 20,
     source    text    DEFAULT NULL,
     min_count bigint  DEFAULT NULL,
     max_count bigint  DEFAULT NULL)
@@ -13,13 +13,13 @@ BEGIN
     Contract: the most used tags, most items first (then by name), with how
     many items carry them: in one source ('items' or 'auto') or both (NULL),
     optionally only those with min_count..max_count items. Counts come from
-    tag_cardinality_stats (as fresh as its last refresh). Errors (22023): limit
+    tag_cardinality_stats (as fresh as its last refresh). Errors (22023): max_tags
     outside 1..1000, an unknown source, min_count > max_count.
     Cost: one pass over tag_cardinality_stats (2 rows per tag) and a top-N sort.
     */
-    IF "limit" IS NULL OR "limit" NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'limit must be between 1 and 1000, got %', coalesce("limit"::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass "limit" => 20, for example';
+    IF max_tags IS NULL OR max_tags NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_tags must be between 1 and 1000, got %', coalesce(max_tags::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass max_tags => 20, for example';
     END IF;
     IF source IS NOT NULL AND source NOT IN ('items', 'auto') THEN
         RAISE EXCEPTION 'source must be ''items'', ''auto'' or NULL, got %', quote_literal(source)
@@ -38,7 +38,7 @@ BEGIN
       JOIN tags t ON t.id = c.tag_id
      WHERE (min_count IS NULL OR c.n >= min_count) AND (max_count IS NULL OR c.n <= max_count)
      ORDER BY c.n DESC, t.name
-     LIMIT "limit";
+     LIMIT max_tags;
 END
 $$;
 

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION tag_search(prefix text, "limit" integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION tag_search(prefix text, max_tags integer DEFAULT 10)
 RETURNS TABLE (tag_id uuid, name text, item_count bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
@@ -10,7 +10,7 @@ BEGIN
     Contract: tags whose name starts with prefix (case-insensitive; % and _
     are plain characters), most used first, then by name, with their item
     counts (tag_cardinality_stats). Errors (22023): prefix NULL or empty,
-    limit outside 1..100.
+    max_tags outside 1..100.
     Cost: a range scan of tags_lower_name_prefix_idx over the matching names
     and a top-N sort of them: milliseconds on 20,000 tags even for one letter.
     */
@@ -18,9 +18,9 @@ BEGIN
         RAISE EXCEPTION 'prefix must not be empty'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'popular_tags() lists tags without a prefix';
     END IF;
-    IF "limit" IS NULL OR "limit" NOT BETWEEN 1 AND 100 THEN
-        RAISE EXCEPTION 'limit must be between 1 and 100, got %', coalesce("limit"::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass "limit" => 10, for example';
+    IF max_tags IS NULL OR max_tags NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'max_tags must be between 1 and 100, got %', coalesce(max_tags::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass max_tags => 10, for example';
     END IF;
     RETURN QUERY
     SELECT t.id, t.name::text, coalesce(sum(s.cardinality), 0)::bigint AS n
@@ -29,7 +29,7 @@ BEGIN
      WHERE lower(t.name) LIKE replace(replace(replace(lower(prefix), '\', '\\'), '%', '\%'), '_', '\_') || '%'
      GROUP BY t.id, t.name
      ORDER BY n DESC, t.name
-     LIMIT "limit";
+     LIMIT max_tags;
 END
 $$;
 
