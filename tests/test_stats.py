@@ -239,3 +239,53 @@ def test_facet_errors(facets: psycopg.Connection, call: str, message: str) -> No
     with pytest.raises(psycopg.errors.InvalidParameterValue) as raised:
         facets.execute(f"SELECT * FROM {call}")
     assert message in raised.value.diag.message_primary and raised.value.diag.message_hint
+
+
+def test_sampled_time_and_pair_statistics_reach_the_planner(gallery_dsn: str) -> None:
+    """Tags that always meet, tags that never do, and a tag on the oldest items only: the
+    refresh samples them, and the planner's estimates follow the data, not independence."""
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        c.execute(
+            "INSERT INTO tags (name) VALUES ('always_a'), ('always_b'), ('never_a'),"
+            " ('never_b'), ('old')"
+        )
+        link = (
+            "INSERT INTO content_tags (content_id, content_source, tag_id)"
+            " SELECT i.id, i.source_type, t.id FROM content_items_all i, tags t"
+            " WHERE t.name = %s AND i.id IN (SELECT id FROM content_items_all ORDER BY {})"
+        )
+        for name, order in [
+            ("always_a", "hashint8(id) LIMIT 100"),
+            ("always_b", "hashint8(id) LIMIT 100"),
+            ("never_a", "hashint8(id) LIMIT 100"),
+            ("never_b", "hashint8(id) DESC LIMIT 100"),
+            ("old", "created_at, id LIMIT 60"),
+        ]:
+            c.execute(link.format(order), (name,))
+        c.execute("SELECT gallery_stats_refresh()")
+        ids = {r["name"]: r["id"] for r in c.execute("SELECT name, id FROM tags")}
+
+        def plan(*names: str, match: str = "all") -> dict:
+            return c.execute(
+                "SELECT * FROM gallery_plan(%s::uuid[], %s)", ([ids[n] for n in names], match)
+            ).fetchone()
+
+        def matches(*names: str) -> int:
+            return c.execute(
+                "SELECT count(*) AS n FROM content_items_all i WHERE NOT i.is_private"
+                " AND i.tag_nos @> (SELECT array_agg(tag_no) FROM tags WHERE name = ANY (%s))",
+                (list(names),),
+            ).fetchone()["n"]
+
+        together = plan("always_a", "always_b")
+        assert matches("always_a", "always_b") / 2 <= together["estimated_candidates"]
+        assert together["estimated_candidates"] <= 2 * matches("always_a", "always_b")
+        assert matches("never_a", "never_b") == 0
+        assert plan("never_a", "never_b")["estimated_candidates"] <= 2
+        newer = c.execute(
+            "SELECT min(newer_share) AS share FROM tag_cardinality_stats WHERE tag_id = %s",
+            (ids["old"],),
+        ).fetchone()["share"]
+        assert newer > 0.85  # the tag is on the oldest 60 of 800 items
+        assert "passes ~9" in plan("old")["reason"]
+        assert "passes" not in plan("old", "tag1", match="any")["reason"]  # tag1 is recent

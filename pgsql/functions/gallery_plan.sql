@@ -20,6 +20,8 @@ DECLARE
     v_total double precision;
     v_density double precision;
     v_walk double precision;
+    v_skip double precision;  -- share of the feed a newest-first walk passes first
+    v_newer real[];
     v_links double precision;
     v_costs jsonb;
     v_allowed text[];
@@ -31,12 +33,17 @@ BEGIN
     22023 with a message naming the parameter, plan_for standing for
     strategy); tags and sources are normalised (distinct) like it does.
     Inputs: per tag, the number of items carrying it in the sources' partitions
-    (tag_cardinality_stats; fallback_default_count when a tag has none), the
-    partitions' sizes (pg_class.reltuples), the knobs of gallery_config.
+    (tag_cardinality_stats; fallback_default_count when a tag has none) and
+    the share of the feed newer than the tag's items (newer_share); for pairs
+    of frequent tags, how much more or less often they meet than independence
+    predicts (tag_pair_stats.lift); the partitions' sizes (pg_class.reltuples);
+    the knobs of gallery_config.
     Decision (docs/planner.md): no tags -> order_first. Otherwise each
-    strategy's cost is estimated from the counts (tags assumed independent:
-    order_first walks about page_size / (product of the tags' shares of
-    items) items), and the cheapest of those allowed runs. Allowed: enabled
+    strategy's cost is estimated from those (order_first walks the newer
+    part of the feed, then about page_size / (share of items matching there)
+    items; the share under all is the rarest tag's times each other tag's
+    share corrected by its lift with the rarest), and the cheapest of those
+    allowed runs. Allowed: enabled
     (enable_*); self_join only for K <= small_k_threshold; group_having only
     when the rarest tag is on <= group_having_rarest_ceiling items; tag-first
     strategies only up to seed_candidate_cap candidates (unless order_first is
@@ -46,7 +53,8 @@ BEGIN
     test) only with enable_tag_array. plan_for, when given, is the strategy
     to plan for (gallery_page's forced strategy): its seeds are returned
     whatever the cheapest would be.
-    Cost: one index probe per tag into tag_cardinality_stats.
+    Cost: one index probe per tag into tag_cardinality_stats, one per tag
+    into tag_pair_stats (all).
     */
     SELECT * INTO v_cfg FROM gallery_config;
     v_sources := _gallery_check_args(tags, match, sources, viewer_id, page_size,
@@ -65,10 +73,11 @@ BEGIN
 
     -- per tag: items carrying it in these partitions, rarest first
     SELECT array_agg(t.tag ORDER BY t.n, t.tag), array_agg(t.n ORDER BY t.n, t.tag),
-           bool_or(t.stale)
-      INTO tag_ids, tag_counts, stats_stale
+           array_agg(t.newer ORDER BY t.n, t.tag), bool_or(t.stale)
+      INTO tag_ids, tag_counts, v_newer, stats_stale
       FROM (SELECT u.tag,
                    coalesce(sum(st.cardinality), v_cfg.fallback_default_count)::bigint AS n,
+                   min(st.newer_share) AS newer,
                    coalesce(bool_or(st.updated_at < now() - make_interval(
                                 secs => v_cfg.freshness_seconds)), true) AS stale
               FROM unnest(v_tags) AS u(tag)
@@ -95,11 +104,18 @@ BEGIN
     -- candidate looked up ~7; one GIN posting read ~0.02; for all, the GIN
     -- scan steps through the rarest tag's postings and skips to them in the
     -- others' (~0.05 per posting and tag); one matching row read ~1.0.
+    -- A newest-first walk first passes every item newer than where the tags' items
+    -- start (tag_cardinality_stats.newer_share, sampled; unknown counts as 0): under
+    -- all, the latest start of any tag; under any, the earliest. The matches then sit
+    -- in the rest of the feed, denser by as much.
     v_links := (SELECT sum(n) FROM unnest(tag_counts) AS n);
+    v_skip := CASE WHEN match = 'any' THEN (SELECT min(coalesce(x, 0)) FROM unnest(v_newer) AS x)
+                   ELSE (SELECT max(coalesce(x, 0)) FROM unnest(v_newer) AS x) END;
     IF match = 'any' THEN
         v_density := least(1.0, v_links / v_total);
         estimated_candidates := least(v_links, v_total)::bigint;
-        v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
+        v_walk := least(v_total, v_total * v_skip
+                                 + page_size / greatest(v_density / greatest(1 - v_skip, 1e-6), 1e-12));
         v_costs := jsonb_build_object(
             'order_first', CASE WHEN v_cfg.enable_tag_array THEN v_walk * 1.0
                                 ELSE v_walk * (1.5 + 3.5 * (k - 1)) END,
@@ -109,10 +125,19 @@ BEGIN
                 'tag_array', v_links * 0.02 + estimated_candidates * 1.0);
         END IF;
     ELSE
-        SELECT exp(sum(ln(greatest(least(n / v_total, 1.0), 1e-12)))) INTO v_density
-          FROM unnest(tag_counts) AS n;
+        -- the share of items with every tag: the rarest tag's, times each other tag's
+        -- share among the rarest tag's items, which is its own share times the pair's
+        -- lift (tag_pair_stats, sampled: how much more or less often the two meet than
+        -- independence predicts; 1 where the pair is not known)
+        SELECT exp(sum(ln(greatest(least(u.n / v_total * coalesce(ps.lift, 1), 1.0), 1e-12))))
+          INTO v_density
+          FROM unnest(tag_ids, tag_counts) WITH ORDINALITY AS u(tag, n, ord)
+          LEFT JOIN tag_pair_stats ps
+                 ON u.ord > 1 AND ps.tag_a = least(u.tag, tag_ids[1])
+                AND ps.tag_b = greatest(u.tag, tag_ids[1]);
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
-        v_walk := least(v_total, page_size / greatest(v_density, 1e-12));
+        v_walk := least(v_total, v_total * v_skip
+                                 + page_size / greatest(v_density / greatest(1 - v_skip, 1e-6), 1e-12));
         v_two_phase_seeds := CASE WHEN k >= v_cfg.two_phase_min_k_for_dual_seed
                                    AND rarest_count > v_cfg.two_phase_dual_seed_floor
                                   THEN tag_ids[1:2] ELSE tag_ids[1:1] END;
@@ -158,6 +183,10 @@ BEGIN
                                         ', ' ORDER BY (v_costs ->> s)::float8)
                         FROM jsonb_object_keys(v_costs) AS s),
                      rarest_count, estimated_candidates);
+    IF v_skip >= 0.01 THEN
+        reason := reason || format('; a newest-first walk passes ~%s%% of the feed first',
+                                   round(v_skip * 100));
+    END IF;
     IF stats_stale THEN
         reason := reason || ' (tag statistics missing or stale: run gallery_stats_refresh())';
     END IF;

@@ -5,11 +5,15 @@ SET search_path = public, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
+    v_tag_rows integer;
+    v_links bigint;
 BEGIN
     /*
     Contract: recompute tag_cardinality_stats from content_tags: for every tag
     and source ('items', 'auto'), the number of items carrying it (0 included,
-    so the planner knows an empty tag from an unknown one), updated_at now.
+    so the planner knows an empty tag from an unknown one), updated_at now;
+    then the sampled statistics (_gallery_stats_sample): where in time each
+    tag's newest items are, and how often frequent tags meet.
     Runs in the caller's transaction: readers see the old counts or the new
     ones, never an empty or half-written table. A second refresh while one
     runs returns at once (refreshed = false, with a NOTICE) instead of
@@ -17,8 +21,8 @@ BEGIN
     On a standby (read only) it does nothing.
     On a database without tags: refreshed = true, tag_rows = 0, links = 0.
     Cost: one pass over content_tags_tag_source_content_idx (an index-only
-    scan when the visibility map is current), grouped as it streams; then one
-    upsert per tag and source.
+    scan when the visibility map is current), grouped as it streams; one
+    upsert per tag and source; then _gallery_stats_sample's pass.
     */
     IF pg_is_in_recovery() THEN
         RAISE NOTICE 'gallery_stats_refresh: read-only standby, nothing done';
@@ -34,7 +38,6 @@ BEGIN
     -- run (pg_cron calls this every few minutes), and plpgsql_check can see it all.
     -- The upsert and the delete touch disjoint rows (tags that exist / do not), and
     -- data-modifying WITH queries always run to completion, read or not.
-    RETURN QUERY
     WITH fresh AS MATERIALIZED (
         SELECT t.id AS tag_id, s.source AS content_source, coalesce(c.n, 0) AS cardinality
           FROM tags t
@@ -51,9 +54,11 @@ BEGIN
         DELETE FROM tag_cardinality_stats st
          WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = st.tag_id)
     )
-    SELECT true, count(*)::integer, coalesce(sum(f.cardinality), 0)::bigint,
-           extract(epoch FROM clock_timestamp() - v_started)::double precision
+    SELECT count(*)::integer, coalesce(sum(f.cardinality), 0)::bigint INTO v_tag_rows, v_links
       FROM fresh f;  -- upserted and removed run to completion though not read
+    PERFORM _gallery_stats_sample();
+    RETURN QUERY SELECT true, v_tag_rows, v_links,
+                        extract(epoch FROM clock_timestamp() - v_started)::double precision;
 END
 $$;
 

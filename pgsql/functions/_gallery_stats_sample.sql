@@ -1,0 +1,106 @@
+CREATE OR REPLACE FUNCTION _gallery_stats_sample(
+    p_sample_rows integer DEFAULT 20000, p_pair_tags integer DEFAULT 200,
+    p_pair_budget bigint DEFAULT 4000000)
+RETURNS TABLE (sampled_items bigint, pair_rows bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_items double precision;
+BEGIN
+    /*
+    Contract: the sampled part of gallery_stats_refresh (which calls it in its
+    transaction, under its lock). From a Bernoulli sample of about
+    p_sample_rows items (the same rows every run while the table is unchanged):
+      tag_cardinality_stats.newer_share, per tag and source: the share of the
+          source's sampled items that are newer than the newest sampled item
+          carrying the tag (0: the tag is on the newest items; 0.9: a
+          newest-first walk passes 90% of the feed before it); NULL for a tag
+          the sample did not see (rare tags: the planner does not walk for
+          them anyway);
+      tag_pair_stats, for every pair of the p_pair_tags most frequent tags
+          seen at least 20 times: lift = items with both / the number
+          independence predicts, counted in as many sampled items as keep
+          the pairs under p_pair_budget rows (a pair never seen counts as
+          half an item, so that lift stays a usable upper estimate).
+    Cost: one sampling pass over content_items_all (Bernoulli reads every
+    page), a sort of the sample, and at most p_pair_budget pair rows grouped.
+    */
+    SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_items
+      FROM pg_class c
+     WHERE c.oid IN (to_regclass('content_items'), to_regclass('content_items_auto'));
+
+    -- One statement, no temporary table (see gallery_stats_refresh); the upserts and
+    -- the delete touch disjoint rows.
+    RETURN QUERY
+    WITH sample AS MATERIALIZED (
+        SELECT i.source_type, i.created_at, i.tag_nos, row_number() OVER () AS n
+          FROM content_items_all i
+               TABLESAMPLE BERNOULLI (least(100, 100.0 * p_sample_rows / greatest(v_items, 1)))
+               REPEATABLE (20260101)
+    ), newest AS (  -- per source and tag: the share of the source's sample newer than it
+        SELECT r.source_type, n.tag_no, min(r.newer_share) AS newer_share
+          FROM (SELECT x.source_type, x.tag_nos,
+                       (rank() OVER w - 1)::real / count(*) OVER (PARTITION BY x.source_type)
+                           AS newer_share
+                  FROM sample x
+                WINDOW w AS (PARTITION BY x.source_type ORDER BY x.created_at DESC)) AS r
+         CROSS JOIN LATERAL unnest(r.tag_nos) AS n(tag_no)
+         GROUP BY 1, 2
+    ), timed AS (
+        UPDATE tag_cardinality_stats st
+           SET newer_share = seen.newer_share
+          FROM (SELECT t.id AS tag_id, s.source_type, w.newer_share
+                  FROM tags t
+                 CROSS JOIN (VALUES ('items'), ('auto')) AS s(source_type)
+                  LEFT JOIN newest w ON w.source_type = s.source_type AND w.tag_no = t.tag_no
+               ) AS seen
+         WHERE st.tag_id = seen.tag_id AND st.content_source = seen.source_type
+    ), frequent AS MATERIALIZED (  -- the most frequent tags seen often enough
+        SELECT f.tag_id, f.tag_no
+          FROM (SELECT st.tag_id, t.tag_no
+                  FROM tag_cardinality_stats st JOIN tags t ON t.id = st.tag_id
+                 GROUP BY 1, 2 ORDER BY sum(st.cardinality) DESC, 1 LIMIT p_pair_tags) AS f
+         WHERE (SELECT count(*) FROM sample x WHERE x.tag_nos @> ARRAY[f.tag_no]) >= 20
+    ), pair_items AS MATERIALIZED (  -- as many sampled items as the pair budget allows
+        SELECT ARRAY(SELECT u FROM unnest(x.tag_nos) AS u
+                      WHERE u IN (SELECT tag_no FROM frequent)) AS nos
+          FROM sample x
+         ORDER BY x.n
+         LIMIT greatest(1, p_pair_budget / greatest(1, (
+                   SELECT avg(cardinality(x2.tag_nos) ^ 2) / 2 FROM sample x2)))::bigint
+    ), together AS (
+        SELECT a.u AS no_a, b.u AS no_b, count(*) AS n_ab
+          FROM pair_items p
+         CROSS JOIN LATERAL unnest(p.nos) AS a(u)
+         CROSS JOIN LATERAL unnest(p.nos) AS b(u)
+         WHERE a.u < b.u
+         GROUP BY 1, 2
+    ), counts AS (  -- each frequent tag's count in the items the pairs were counted in
+        SELECT f.tag_no, count(*) AS n_in_pairs
+          FROM frequent f JOIN pair_items p ON p.nos @> ARRAY[f.tag_no]
+         GROUP BY 1
+    ), fresh AS MATERIALIZED (
+        SELECT least(a.tag_id, b.tag_id) AS tag_a, greatest(a.tag_id, b.tag_id) AS tag_b,
+               (greatest(coalesce(tg.n_ab, 0), 0.5) * (SELECT count(*) FROM pair_items)
+                   / (ca.n_in_pairs * cb.n_in_pairs)::double precision)::real AS lift
+          FROM frequent a
+          JOIN frequent b ON a.tag_no < b.tag_no
+          JOIN counts ca ON ca.tag_no = a.tag_no
+          JOIN counts cb ON cb.tag_no = b.tag_no
+          LEFT JOIN together tg ON tg.no_a = a.tag_no AND tg.no_b = b.tag_no
+    ), upserted AS (
+        INSERT INTO tag_pair_stats AS ps (tag_a, tag_b, lift, updated_at)
+        SELECT f.tag_a, f.tag_b, f.lift, now() FROM fresh f
+        ON CONFLICT (tag_a, tag_b)
+        DO UPDATE SET lift = EXCLUDED.lift, updated_at = EXCLUDED.updated_at
+    ), removed AS (
+        DELETE FROM tag_pair_stats ps
+         WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.tag_a = ps.tag_a AND f.tag_b = ps.tag_b)
+    )
+    SELECT (SELECT count(*) FROM sample), (SELECT count(*) FROM fresh);
+END
+$$;
+
+COMMENT ON FUNCTION _gallery_stats_sample(integer, integer, bigint) IS
+    'Internal: sampled tag time and pair statistics for the planner (part of gallery_stats_refresh)';
