@@ -71,6 +71,7 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("tag_cardinality_stats", "r", ""),
         ("tag_nos_pending", "r", ""),
         ("tag_nos_pending_xact", "r", ""),
+        ("tag_pair_stats", "r", ""),
         ("tags", "r", ""),
         ("users", "r", ""),
     ]
