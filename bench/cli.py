@@ -151,14 +151,14 @@ def demo_command(scale: float) -> None:
     result = api.backfill(dsn)
     click.echo(f"pydeploy backfill: {result.links:,} tag links")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT gallery_stats_refresh()")
+        conn.execute("SELECT gallery.gallery_stats_refresh()")
         tags = [r[0] for r in conn.execute("SELECT id FROM tags ORDER BY name LIMIT 2")]
         cursor = None
         for number in (1, 2):
             # a call a reader can paste into psql: the default sources are the public ones
             call = (
                 "SELECT id, source_type, created_at, creator_id, title, row_cursor"
-                f" FROM gallery_page(ARRAY['{tags[0]}', '{tags[1]}']::uuid[],"
+                f" FROM gallery.gallery_page(ARRAY['{tags[0]}', '{tags[1]}']::uuid[],"
                 f" {'NULL' if cursor is None else repr(cursor)}, 5);"
             )
             rows = conn.execute(call).fetchall()
@@ -170,7 +170,7 @@ def demo_command(scale: float) -> None:
                 )
             cursor = rows[-1][-1]
         plan = conn.execute(
-            "SELECT strategy, reason FROM gallery_plan(%s::uuid[])",
+            "SELECT strategy, reason FROM gallery.gallery_plan(%s::uuid[])",
             (tags,),
         ).fetchone()
         click.echo(f"\nstrategy: {plan[0]} ({plan[1]})")

@@ -293,7 +293,7 @@ def generate(
 
         step = time.monotonic()
         report("stats and vacuum", 0, 1)
-        conn.execute("SELECT gallery_stats_refresh()")
+        conn.execute("SELECT gallery.gallery_stats_refresh()")
         conn.execute("VACUUM (ANALYZE) content_items_all, content_tags, tags, users")
         conn.execute("CHECKPOINT")
         report("stats and vacuum", 1, 1)

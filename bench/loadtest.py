@@ -154,7 +154,7 @@ class PageRow:
 
 
 GALLERY_PAGE_SQL = """
-SELECT id, created_at, creator_id, is_private, row_cursor FROM gallery_page(
+SELECT id, created_at, creator_id, is_private, row_cursor FROM gallery.gallery_page(
     tags => %(tags)s::uuid[], cursor => %(cursor)s, page_size => %(page_size)s,
     match => %(match)s, sources => %(sources)s::text[], viewer_id => %(viewer)s,
     direction => %(direction)s)
@@ -703,7 +703,7 @@ def _refresh_stats(load: Load, started: float) -> list[dict[str, object]]:
             at = round(time.monotonic() - started, 1)
             try:
                 refreshed, seconds = conn.execute(
-                    "SELECT refreshed, seconds FROM gallery_stats_refresh()"
+                    "SELECT refreshed, seconds FROM gallery.gallery_stats_refresh()"
                 ).fetchone()
                 runs.append({"at_s": at, "refreshed": refreshed, "ms": seconds * 1000})
             except psycopg.Error as exc:
@@ -733,7 +733,7 @@ def run(
     sql_dir = sql_dir or default_sql_dir()
     with psycopg.connect(dsn, autocommit=True) as conn:
         log("gallery_stats_refresh(), query kinds")
-        conn.execute("SELECT gallery_stats_refresh()")
+        conn.execute("SELECT gallery.gallery_stats_refresh()")
         kinds = query_kinds(conn, config.seed)
         viewers = [r[0] for r in conn.execute("SELECT id FROM users ORDER BY id")]
         items = [r[0] for r in conn.execute("SELECT id FROM content_items_all ORDER BY id")]

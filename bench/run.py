@@ -183,7 +183,7 @@ def _statement_timeout(conn: psycopg.Connection, ms: int) -> Iterator[None]:
 
 def gallery_page_query(qc: QueryClass, cursor: str | None, strategy: str | None) -> Query:
     query = sql.SQL(
-        "SELECT id, source_type, created_at, row_cursor FROM gallery_page("
+        "SELECT id, source_type, created_at, row_cursor FROM gallery.gallery_page("
         "%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer, %(match)s::text,"
         " %(sources)s::text[], %(viewer)s::bigint, 'next', %(strategy)s::text)"
     )
@@ -303,11 +303,11 @@ def _measure(conn: psycopg.Connection, query: Query, runs: int) -> Measurement:
 # parameter values (_gallery_request's, passed as in gallery_page's EXECUTE ... USING).
 STRATEGY_SQL = """
 SELECT r.strategy, r.max_work_mem_mb,
-       _gallery_strategy_sql(r.strategy, %(match)s::text, r.k, r.sources, r.forward,
+       gallery._gallery_strategy_sql(r.strategy, %(match)s::text, r.k, r.sources, r.forward,
                              r.after_id IS NOT NULL, r.use_tag_array),
        %(viewer)s::bigint, r.after_created_at, r.after_id, r.tags, %(page_size)s::integer,
        r.seed_tags, r.tag_nos
-  FROM _gallery_request(%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer,
+  FROM gallery._gallery_request(%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer,
                         %(match)s::text, %(sources)s::text[], %(viewer)s::bigint, 'next',
                         %(strategy)s::text) AS r
 """
@@ -316,7 +316,7 @@ SELECT r.strategy, r.max_work_mem_mb,
 GALLERY_PAGE_SETTINGS_SQL = """
 SELECT set_config(split_part(c, '=', 1), substr(c, strpos(c, '=') + 1), true)
   FROM pg_proc p, unnest(p.proconfig) AS c
- WHERE p.oid = 'gallery_page'::regproc
+ WHERE p.oid = 'gallery.gallery_page'::regproc
 """
 
 
@@ -361,7 +361,9 @@ def _gallery_page_settings(conn: psycopg.Connection, bare: BareQuery) -> Iterato
     its SET clauses, then _gallery_apply_settings; a plan for each EXECUTE's values."""
     with conn.transaction(force_rollback=True):
         conn.execute(GALLERY_PAGE_SETTINGS_SQL)
-        conn.execute("SELECT _gallery_apply_settings(%s, %s)", (bare.strategy, bare.work_mem_mb))
+        conn.execute(
+            "SELECT gallery._gallery_apply_settings(%s, %s)", (bare.strategy, bare.work_mem_mb)
+        )
         conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         yield
 
@@ -420,7 +422,7 @@ class ClassResult:
 
 def _plan_query(qc: QueryClass) -> Query:
     return sql.SQL(
-        "SELECT * FROM gallery_plan(%(tags)s::uuid[], %(match)s::text, %(sources)s::text[],"
+        "SELECT * FROM gallery.gallery_plan(%(tags)s::uuid[], %(match)s::text, %(sources)s::text[],"
         " %(viewer)s::bigint, %(page_size)s::integer)"
     ), {
         "tags": list(qc.tags) or None,
@@ -542,7 +544,7 @@ def measure_stats_refresh(conn: psycopg.Connection, runs: int = STATS_REFRESH_RU
     seconds = []
     for _ in range(runs):
         refreshed, elapsed = conn.execute(
-            "SELECT refreshed, seconds FROM gallery_stats_refresh()"
+            "SELECT refreshed, seconds FROM gallery.gallery_stats_refresh()"
         ).fetchone()
         if not refreshed:
             raise RuntimeError("gallery_stats_refresh() did not run: another one holds its lock")

@@ -22,6 +22,7 @@ from pydeploy.deploy import ApplyResult, DataLoss, RollbackResult, Status, StepC
 from pydeploy.errors import PydeployError, UsageError, from_psycopg
 from pydeploy.health import HealthProblem
 from pydeploy.lint import Baseline, Finding
+from pydeploy.privileges import DEFAULT_ROLES, Roles
 from pydeploy.schedule import ScheduledJob
 from pydeploy.server import LocalServer, StartResult, default_home
 from pydeploy.sources import check_sql_dir, default_sql_dir
@@ -70,14 +71,22 @@ def apply(
     dry_run: bool = False,
     allowed_drops: Collection[str] | None = None,
     on_step: StepCallback | None = None,
+    roles: Roles = DEFAULT_ROLES,
 ) -> ApplyResult:
-    """Run pending migrations and deploy changed functions, atomically.
+    """Run pending migrations, deploy changed functions and put the reader and admin
+    roles' grants in place, atomically.
 
     ``allowed_drops``: the function files whose functions may be dropped (None: any, but
     never every deployed function at once). ``on_step(what, done, total)`` reports progress.
+    ``roles``: the names of the reader and admin roles (created when missing).
     """
     return deploy.apply(
-        dsn, _sql_dir(sql_dir), dry_run=dry_run, allowed_drops=allowed_drops, on_step=on_step
+        dsn,
+        _sql_dir(sql_dir),
+        dry_run=dry_run,
+        allowed_drops=allowed_drops,
+        on_step=on_step,
+        roles=roles,
     )
 
 
@@ -253,7 +262,7 @@ def stats_refresh(dsn: str | None = None) -> StatsRefreshResult:
             _require_deployed(conn, "tag_cardinality_stats", "stats refresh")
             row = conn.execute(
                 "SELECT refreshed, tag_rows, coalesce(links, 0), seconds"
-                "  FROM gallery_stats_refresh()"
+                "  FROM gallery.gallery_stats_refresh()"
             ).fetchone()
             conn.commit()
     except psycopg.Error as e:

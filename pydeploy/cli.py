@@ -48,6 +48,7 @@ from pydeploy.errors import (
 )
 from pydeploy.legacy import BackfillBatch
 from pydeploy.lint import RULES, Baseline
+from pydeploy.privileges import Roles
 from pydeploy.schedule import DEFAULT_REFRESH_SCHEDULE, PgCronMissing, crontab_alternative
 
 dsn_option = click.option(
@@ -225,14 +226,34 @@ def _print_function_actions(actions: list[FunctionState], dry_run: bool) -> None
 @click.option(
     "--dry-run", is_flag=True, help="Print what would change; change nothing. Exit 1 if any."
 )
+@click.option(
+    "--reader-role",
+    default=Roles.reader,
+    show_default=True,
+    help="Role that may call gallery_page and the facets (created NOLOGIN when missing).",
+)
+@click.option(
+    "--admin-role",
+    default=Roles.admin,
+    show_default=True,
+    help="Role that may also plan, explain, refresh statistics and change the knobs.",
+)
 @yes_option
 @format_option
 @reports_errors
 def apply(
-    dsn: str | None, sql_dir: Path | None, dry_run: bool, yes: bool, output_format: str
+    dsn: str | None,
+    sql_dir: Path | None,
+    dry_run: bool,
+    reader_role: str,
+    admin_role: str,
+    yes: bool,
+    output_format: str,
 ) -> None:
-    """Run pending migrations, then deploy new and changed functions, in one transaction."""
-    plan = api.apply(dsn, sql_dir, dry_run=True)
+    """Run pending migrations, then deploy new and changed functions and put the reader
+    and admin roles' grants in place, in one transaction."""
+    roles = Roles(reader_role, admin_role)
+    plan = api.apply(dsn, sql_dir, dry_run=True, roles=roles)
     if dry_run:
         if output_format == "json":
             _echo_json(plan.as_dict())
@@ -247,7 +268,9 @@ def apply(
         confirm(f"Drop {len(drops)} function(s)?", yes=yes, what="dropping functions")
     try:
         with progress_bar("apply") as on_step:
-            result = api.apply(dsn, sql_dir, allowed_drops=[f.file for f in drops], on_step=on_step)
+            result = api.apply(
+                dsn, sql_dir, allowed_drops=[f.file for f in drops], on_step=on_step, roles=roles
+            )
     except DeployError as e:
         _report(e, "apply failed, nothing was changed")
         sys.exit(e.exit_code)
@@ -272,6 +295,8 @@ def _print_apply(result: api.ApplyResult) -> None:
     for m in result.applied_migrations:
         click.echo(f"  {'would apply' if result.dry_run else 'applied'} migration {m}")
     _print_function_actions(result.function_actions, result.dry_run)
+    if result.grants:
+        click.echo(f"  {would}create the roles or put their grants back in place")
 
 
 @main.command()

@@ -32,10 +32,11 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import Migration, default_migration_table, read_migrations, topological_sort
 
-from pydeploy import adoption, health
+from pydeploy import adoption, health, privileges
 from pydeploy.db import connect
 from pydeploy.errors import DeployError, PydeployError, Refused, UsageError, from_psycopg
 from pydeploy.health import HealthProblem
+from pydeploy.privileges import DEFAULT_ROLES, Roles
 from pydeploy.sources import (
     FunctionFile,
     check_sql_dir,
@@ -173,10 +174,13 @@ class ApplyResult:
     adoption_steps: list[str] = field(default_factory=list)
     dry_run: bool = False
     seconds: float = 0.0
+    grants: bool = False  # roles created or grants put back in place (pydeploy.privileges)
 
     @property
     def changed(self) -> bool:
-        return bool(self.applied_migrations or self.function_actions or self.adoption_steps)
+        return bool(
+            self.applied_migrations or self.function_actions or self.adoption_steps or self.grants
+        )
 
     @property
     def dropped_functions(self) -> list[FunctionState]:
@@ -189,6 +193,7 @@ class ApplyResult:
             "adoption_steps": self.adoption_steps,
             "migrations": self.applied_migrations,
             "functions": [f.as_dict() for f in self.function_actions],
+            "grants": self.grants,
             "seconds": round(self.seconds, 3),
         }
 
@@ -290,7 +295,7 @@ def _canonical_signature(cur: psycopg.Cursor, f: FunctionFile) -> str:
         _scalar(cur, "SELECT format_type(to_regtype(%s), NULL)", (t,)) or t
         for t in f.argument_types
     ]
-    return f"{f.name}({','.join(spelled)})"
+    return f"{f.qualified_name}({','.join(spelled)})"
 
 
 def _definition_sha(cur: psycopg.Cursor, signature: str) -> str | None:
@@ -406,6 +411,9 @@ def _deploy_transaction(dsn: str | None) -> Iterator[tuple[_YoyoBackend, psycopg
         backend.begin()
         try:
             cur = conn.cursor()
+            # migrations create the application's tables in public, whatever the
+            # deploying role's own search_path says (functions name their schema)
+            cur.execute("SET LOCAL search_path = public")
             # yoyo's own tables, inside this transaction (yoyo would take its lock
             # table and commit); then tell yoyo they are current
             if internalmigrations.needs_upgrading(backend):
@@ -614,15 +622,16 @@ def _guard(doing: str) -> Any:
     return guarded()
 
 
-def plan_apply(dsn: str | None, sql_dir: Path) -> ApplyResult:
+def plan_apply(dsn: str | None, sql_dir: Path, roles: Roles = DEFAULT_ROLES) -> ApplyResult:
     """What ``apply`` would do, read-only."""
     check_sql_dir(sql_dir)
     read_function_files(sql_dir)  # refuse to start on a file that does not parse
     st = status(dsn, sql_dir)
     with _guard("apply --dry-run"), connect(dsn) as conn:
         steps = adoption.plan(conn)
+        grants = not privileges.in_place(conn.cursor(), roles)
     actions = [f for f in st.functions if f.action]
-    return ApplyResult(st.pending_migrations, actions, steps, dry_run=True)
+    return ApplyResult(st.pending_migrations, actions, steps, dry_run=True, grants=grants)
 
 
 def apply(
@@ -632,8 +641,10 @@ def apply(
     dry_run: bool = False,
     allowed_drops: Collection[str] | None = None,
     on_step: StepCallback | None = None,
+    roles: Roles = DEFAULT_ROLES,
 ) -> ApplyResult:
-    """Run pending migrations, then (re)deploy changed, new, drifted or removed functions.
+    """Run pending migrations, then (re)deploy changed, new, drifted or removed functions,
+    then put the roles and grants in place (:mod:`pydeploy.privileges`).
 
     A reference database's legacy tables are first prepared for adoption online
     (see :mod:`pydeploy.adoption`); that preparation is undone if the rest fails.
@@ -642,7 +653,7 @@ def apply(
     functions may be dropped (None: any, but never every deployed function).
     """
     started = time.monotonic()
-    plan = plan_apply(dsn, sql_dir)
+    plan = plan_apply(dsn, sql_dir, roles)
     if dry_run:
         plan.seconds = time.monotonic() - started
         return plan
@@ -677,9 +688,10 @@ def apply(
             allowed_drops,
             lambda f: step(f"{f.action} function {f.signature}"),
         )
+        privileges.grant(cur, roles)
     if on_step is not None:
         on_step("done", total, total)
-    return ApplyResult(done, actions, steps, seconds=time.monotonic() - started)
+    return ApplyResult(done, actions, steps, seconds=time.monotonic() - started, grants=plan.grants)
 
 
 # -- rollback ----------------------------------------------------------------------

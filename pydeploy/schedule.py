@@ -34,7 +34,7 @@ class Job:
 def jobs(refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE) -> list[Job]:
     """The package's periodic jobs."""
     return [
-        Job("gallery-stats-refresh", refresh_schedule, "SELECT gallery_stats_refresh()"),
+        Job("gallery-stats-refresh", refresh_schedule, "SELECT gallery.gallery_stats_refresh()"),
         Job(
             "gallery-telemetry-cleanup",
             "17 3 * * *",

@@ -142,9 +142,14 @@ class FunctionFile:
         ]
 
     @property
+    def qualified_name(self) -> str:
+        """The name as the file writes it: ``schema.name``, or ``name`` alone."""
+        return ".".join(str(n.sval) for n in self.create.funcname or ())
+
+    @property
     def signature(self) -> str:
         """``name(type, ...)`` of the input arguments, as ``to_regprocedure`` reads it."""
-        return f"{self.name}({', '.join(self.argument_types)})"
+        return f"{self.qualified_name}({', '.join(self.argument_types)})"
 
 
 def _type_name(type_name: ast.TypeName) -> str:

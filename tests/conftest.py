@@ -55,6 +55,10 @@ def cluster() -> Iterator[LocalServer]:
     with server_home() as home:
         server = LocalServer(home)
         server.start()
+        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+            # the tests call the package's functions unqualified, as an application
+            # whose role has their schema on its search_path does (docs/security.md)
+            conn.execute(f"ALTER ROLE {SUPERUSER} SET search_path = gallery, public")
         try:
             yield server
         finally:

@@ -172,7 +172,7 @@ def reader_dsn(deployed_dsn: str) -> Iterator[str]:
     with psycopg.connect(deployed_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")
         conn.execute(f'GRANT CONNECT ON DATABASE "{dbname}" TO {role}')
-        conn.execute(f"GRANT USAGE ON SCHEMA public, pydeploy TO {role}")
+        conn.execute(f"GRANT USAGE ON SCHEMA public, pydeploy, gallery TO {role}")
         conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public, pydeploy TO {role}")
     params = psycopg.conninfo.conninfo_to_dict(deployed_dsn) | {"user": role}
     try:

@@ -177,12 +177,12 @@ def test_changed_file_is_redeployed(blank_dsn: str, project: Path) -> None:
 
 def test_signature_and_return_type_changes_keep_grants(blank_dsn: str, project: Path) -> None:
     api.apply(blank_dsn, project)
-    execute(blank_dsn, "CREATE ROLE gallery_reader")
+    execute(blank_dsn, "CREATE ROLE widget_reader")
     try:
         execute(blank_dsn, "REVOKE ALL ON FUNCTION widget_label(bigint) FROM PUBLIC")
-        execute(blank_dsn, "GRANT EXECUTE ON FUNCTION widget_label(bigint) TO gallery_reader")
+        execute(blank_dsn, "GRANT EXECUTE ON FUNCTION widget_label(bigint) TO widget_reader")
         execute(blank_dsn, "REVOKE ALL ON FUNCTION widget_count() FROM PUBLIC")
-        execute(blank_dsn, "GRANT EXECUTE ON FUNCTION widget_count() TO gallery_reader")
+        execute(blank_dsn, "GRANT EXECUTE ON FUNCTION widget_count() TO widget_reader")
         label = project / "functions" / "widget_label.sql"
         label.write_text(
             label.read_text()
@@ -203,7 +203,7 @@ def test_signature_and_return_type_changes_keep_grants(blank_dsn: str, project: 
         for signature in ("widget_label(bigint, text)", "widget_count()"):
             assert scalar(
                 blank_dsn,
-                "SELECT has_function_privilege('gallery_reader', %s, 'EXECUTE')",
+                "SELECT has_function_privilege('widget_reader', %s, 'EXECUTE')",
                 signature,
             )
             assert not scalar(
@@ -214,8 +214,8 @@ def test_signature_and_return_type_changes_keep_grants(blank_dsn: str, project: 
             )
         assert api.status(blank_dsn, project).in_sync
     finally:
-        execute(blank_dsn, "DROP OWNED BY gallery_reader")
-        execute(blank_dsn, "DROP ROLE gallery_reader")
+        execute(blank_dsn, "DROP OWNED BY widget_reader")
+        execute(blank_dsn, "DROP ROLE widget_reader")
 
 
 def test_removed_file_drops_its_function(blank_dsn: str, project: Path) -> None:

@@ -1,7 +1,7 @@
-CREATE OR REPLACE FUNCTION _gallery_apply_settings(p_strategy text, p_work_mem_mb integer)
+CREATE OR REPLACE FUNCTION gallery._gallery_apply_settings(p_strategy text, p_work_mem_mb integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 BEGIN
     /*
@@ -26,5 +26,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_apply_settings(text, integer) IS
+COMMENT ON FUNCTION gallery._gallery_apply_settings(text, integer) IS
     'Internal: work_mem and plan shape settings for one gallery_page call';

@@ -1,9 +1,9 @@
-CREATE OR REPLACE FUNCTION _gallery_check_args(
+CREATE OR REPLACE FUNCTION gallery._gallery_check_args(
     p_tags uuid[], p_match text, p_sources text[], p_viewer_id bigint, p_page_size integer,
     p_strategy text, p_strategy_param text, p_max_tags integer)
 RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     c_sources CONSTANT text[] :=
@@ -108,5 +108,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_check_args(uuid[], text, text[], bigint, integer, text, text, integer) IS
+COMMENT ON FUNCTION gallery._gallery_check_args(uuid[], text, text[], bigint, integer, text, text, integer) IS
     'Internal: the argument checks shared by gallery_page and gallery_plan (22023); the sources to serve';

@@ -1,8 +1,8 @@
-CREATE OR REPLACE FUNCTION _gallery_cursor_read(
+CREATE OR REPLACE FUNCTION gallery._gallery_cursor_read(
     p_cursor text, p_filter_hash text, p_secret text,
     OUT after_created_at timestamptz, OUT after_id bigint)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     v_text text;
@@ -66,5 +66,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_cursor_read(text, text, text) IS
+COMMENT ON FUNCTION gallery._gallery_cursor_read(text, text, text) IS
     'Internal: position of a gallery cursor; 22023 for a foreign, altered or mismatched cursor';

@@ -1,7 +1,7 @@
-CREATE OR REPLACE FUNCTION _gallery_keyset_sql(p_forward boolean, p_has_cursor boolean)
+CREATE OR REPLACE FUNCTION gallery._gallery_keyset_sql(p_forward boolean, p_has_cursor boolean)
 RETURNS TABLE (keyset_predicate text, sort_direction text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
     /*
     Contract: the keyset pieces of a gallery query on alias i, with the cursor's
@@ -18,5 +18,5 @@ AS $$
            CASE WHEN p_forward THEN 'DESC' ELSE 'ASC' END
 $$;
 
-COMMENT ON FUNCTION _gallery_keyset_sql(boolean, boolean) IS
+COMMENT ON FUNCTION gallery._gallery_keyset_sql(boolean, boolean) IS
     'Internal: keyset predicate and sort direction for a gallery page';

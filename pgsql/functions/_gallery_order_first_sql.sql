@@ -1,9 +1,9 @@
-CREATE OR REPLACE FUNCTION _gallery_order_first_sql(
+CREATE OR REPLACE FUNCTION gallery._gallery_order_first_sql(
     p_match text, p_k integer, p_sources text[], p_forward boolean, p_has_cursor boolean,
     p_use_tag_array boolean)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     v_keyset record;
@@ -33,7 +33,7 @@ BEGIN
     RETURN format(
         'SELECT i.id::bigint AS item_id, i.source_type::text AS item_source,'
         '       i.created_at::timestamptz AS item_created_at'
-        '  FROM content_items_all i'
+        '  FROM public.content_items_all i'
         ' WHERE %s AND %s AND %s'
         ' ORDER BY i.created_at %s, i.id %s'
         ' LIMIT $5',
@@ -42,7 +42,7 @@ BEGIN
              WHEN p_use_tag_array THEN
                  format('i.tag_nos %s $7', CASE WHEN p_match = 'any' THEN '&&' ELSE '@>' END)
              ELSE format('%s (SELECT 1 FROM unnest($4) AS t(tag) WHERE %s (SELECT 1'
-                         ' FROM content_tags ct WHERE ct.content_id = i.id'
+                         ' FROM public.content_tags ct WHERE ct.content_id = i.id'
                          ' AND ct.content_source = i.source_type AND ct.tag_id = t.tag))',
                          CASE WHEN p_match = 'any' THEN 'EXISTS' ELSE 'NOT EXISTS' END,
                          CASE WHEN p_match = 'any' THEN 'EXISTS' ELSE 'NOT EXISTS' END)
@@ -51,5 +51,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_order_first_sql(text, integer, text[], boolean, boolean, boolean) IS
+COMMENT ON FUNCTION gallery._gallery_order_first_sql(text, integer, text[], boolean, boolean, boolean) IS
     'Gallery strategy order_first: walk items newest first, test tags per item';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION _gallery_request(
+CREATE OR REPLACE FUNCTION gallery._gallery_request(
     p_tags uuid[], p_cursor text, p_page_size integer, p_match text, p_sources text[],
     p_viewer_id bigint, p_direction text, p_strategy text)
 RETURNS TABLE (tags uuid[], sources text[], filter_hash text,
@@ -8,11 +8,11 @@ RETURNS TABLE (tags uuid[], sources text[], filter_hash text,
                cursor_secret text, telemetry_sample_rate double precision,
                max_work_mem_mb integer, use_tag_array boolean, tag_nos integer[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_cfg gallery_config;
+    v_cfg public.gallery_config;
     v_tags uuid[];
     v_plan record;
 BEGIN
@@ -28,7 +28,7 @@ BEGIN
     gallery_plan's (one stats probe per tag), one cursor check, one
     tags primary-key probe per tag.
     */
-    SELECT * INTO v_cfg FROM gallery_config;
+    SELECT * INTO v_cfg FROM public.gallery_config;
     sources := _gallery_check_args(p_tags, p_match, p_sources, p_viewer_id, p_page_size,
                                    p_strategy, 'strategy', v_cfg.max_tags);
     IF p_direction IS NULL OR p_direction NOT IN ('next', 'prev') THEN
@@ -74,12 +74,12 @@ BEGIN
         SELECT CASE WHEN p_match = 'all' AND count(*) < k THEN NULL
                     ELSE coalesce(array_agg(t.tag_no ORDER BY t.tag_no), '{}') END
           INTO tag_nos
-          FROM tags t
+          FROM public.tags t
          WHERE t.id = ANY (tags);
     END IF;
     RETURN NEXT;
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_request(uuid[], text, integer, text, text[], bigint, text, text) IS
+COMMENT ON FUNCTION gallery._gallery_request(uuid[], text, integer, text, text[], bigint, text, text) IS
     'Internal: checked, normalised and planned arguments of gallery_page';

@@ -1,7 +1,7 @@
-CREATE OR REPLACE FUNCTION _gallery_scope_sql(p_sources text[])
+CREATE OR REPLACE FUNCTION gallery._gallery_scope_sql(p_sources text[])
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     v_items text;
@@ -42,5 +42,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_scope_sql(text[]) IS
+COMMENT ON FUNCTION gallery._gallery_scope_sql(text[]) IS
     'Internal: SQL predicate for the gallery sources (viewer id as $1)';

@@ -1,7 +1,7 @@
-CREATE OR REPLACE FUNCTION _gallery_self_join_sql(p_k integer)
+CREATE OR REPLACE FUNCTION gallery._gallery_self_join_sql(p_k integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
     /*
     Strategy self_join (match all; seed Proposal 5 A): the items of the
@@ -13,15 +13,15 @@ AS $$
     Cost: (rarest tag's items) x (K - 1) probes at most, fewer as items drop out.
     */
     SELECT format('WITH t1 AS MATERIALIZED (SELECT content_id, content_source'
-                  '  FROM content_tags WHERE tag_id = ($4)[1])'
+                  '  FROM public.content_tags WHERE tag_id = ($4)[1])'
                   ' SELECT t1.content_id, t1.content_source FROM t1 %s',
                   coalesce(string_agg(format(
-                      'CROSS JOIN LATERAL (SELECT 1 FROM content_tags t%1$s'
+                      'CROSS JOIN LATERAL (SELECT 1 FROM public.content_tags t%1$s'
                       ' WHERE t%1$s.content_id = t1.content_id'
                       ' AND t%1$s.content_source = t1.content_source'
                       ' AND t%1$s.tag_id = ($4)[%1$s] LIMIT 1) AS j%1$s', n), ' ' ORDER BY n), ''))
       FROM generate_series(2, p_k) AS n
 $$;
 
-COMMENT ON FUNCTION _gallery_self_join_sql(integer) IS
+COMMENT ON FUNCTION gallery._gallery_self_join_sql(integer) IS
     'Gallery strategy self_join: the rarest tag''s items joined to each other tag by probes';

@@ -1,9 +1,9 @@
-CREATE OR REPLACE FUNCTION _gallery_stats_sample(
+CREATE OR REPLACE FUNCTION gallery._gallery_stats_sample(
     p_sample_rows integer DEFAULT 20000, p_pair_tags integer DEFAULT 200,
     p_pair_budget bigint DEFAULT 4000000)
 RETURNS TABLE (sampled_items bigint, pair_rows bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     v_items double precision;
@@ -28,14 +28,14 @@ BEGIN
     */
     SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_items
       FROM pg_class c
-     WHERE c.oid IN (to_regclass('content_items'), to_regclass('content_items_auto'));
+     WHERE c.oid IN (to_regclass('public.content_items'), to_regclass('public.content_items_auto'));
 
     -- One statement, no temporary table (see gallery_stats_refresh); the upserts and
     -- the delete touch disjoint rows.
     RETURN QUERY
     WITH sample AS MATERIALIZED (
         SELECT i.source_type, i.created_at, i.tag_nos, row_number() OVER () AS n
-          FROM content_items_all i
+          FROM public.content_items_all i
                TABLESAMPLE BERNOULLI (least(100, 100.0 * p_sample_rows / greatest(v_items, 1)))
                REPEATABLE (20260101)
     ), newest AS (  -- per source and tag: the share of the source's sample newer than it
@@ -48,10 +48,10 @@ BEGIN
          CROSS JOIN LATERAL unnest(r.tag_nos) AS n(tag_no)
          GROUP BY 1, 2
     ), timed AS (
-        UPDATE tag_cardinality_stats st
+        UPDATE public.tag_cardinality_stats st
            SET newer_share = seen.newer_share
           FROM (SELECT t.id AS tag_id, s.source_type, w.newer_share
-                  FROM tags t
+                  FROM public.tags t
                  CROSS JOIN (VALUES ('items'), ('auto')) AS s(source_type)
                   LEFT JOIN newest w ON w.source_type = s.source_type AND w.tag_no = t.tag_no
                ) AS seen
@@ -59,7 +59,7 @@ BEGIN
     ), frequent AS MATERIALIZED (  -- the most frequent tags seen often enough
         SELECT f.tag_id, f.tag_no
           FROM (SELECT st.tag_id, t.tag_no
-                  FROM tag_cardinality_stats st JOIN tags t ON t.id = st.tag_id
+                  FROM public.tag_cardinality_stats st JOIN public.tags t ON t.id = st.tag_id
                  GROUP BY 1, 2 ORDER BY sum(st.cardinality) DESC, 1 LIMIT p_pair_tags) AS f
          WHERE (SELECT count(*) FROM sample x WHERE x.tag_nos @> ARRAY[f.tag_no]) >= 20
     ), pair_items AS MATERIALIZED (  -- as many sampled items as the pair budget allows
@@ -90,17 +90,17 @@ BEGIN
           JOIN counts cb ON cb.tag_no = b.tag_no
           LEFT JOIN together tg ON tg.no_a = a.tag_no AND tg.no_b = b.tag_no
     ), upserted AS (
-        INSERT INTO tag_pair_stats AS ps (tag_a, tag_b, lift, updated_at)
+        INSERT INTO public.tag_pair_stats AS ps (tag_a, tag_b, lift, updated_at)
         SELECT f.tag_a, f.tag_b, f.lift, now() FROM fresh f
         ON CONFLICT (tag_a, tag_b)
         DO UPDATE SET lift = EXCLUDED.lift, updated_at = EXCLUDED.updated_at
     ), removed AS (
-        DELETE FROM tag_pair_stats ps
+        DELETE FROM public.tag_pair_stats ps
          WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.tag_a = ps.tag_a AND f.tag_b = ps.tag_b)
     )
     SELECT (SELECT count(*) FROM sample), (SELECT count(*) FROM fresh);
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_stats_sample(integer, integer, bigint) IS
+COMMENT ON FUNCTION gallery._gallery_stats_sample(integer, integer, bigint) IS
     'Internal: sampled tag time and pair statistics for the planner (part of gallery_stats_refresh)';

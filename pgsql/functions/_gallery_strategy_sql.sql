@@ -1,9 +1,9 @@
-CREATE OR REPLACE FUNCTION _gallery_strategy_sql(
+CREATE OR REPLACE FUNCTION gallery._gallery_strategy_sql(
     p_strategy text, p_match text, p_k integer, p_sources text[],
     p_forward boolean, p_has_cursor boolean, p_use_tag_array boolean)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
     /*
     Contract: the query a strategy runs for one page, returning (item_id,
@@ -32,5 +32,5 @@ AS $$
     END
 $$;
 
-COMMENT ON FUNCTION _gallery_strategy_sql(text, text, integer, text[], boolean, boolean, boolean) IS
+COMMENT ON FUNCTION gallery._gallery_strategy_sql(text, text, integer, text[], boolean, boolean, boolean) IS
     'Internal: the SQL of one gallery strategy for one page';

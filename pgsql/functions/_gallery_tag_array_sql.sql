@@ -1,8 +1,8 @@
-CREATE OR REPLACE FUNCTION _gallery_tag_array_sql(
+CREATE OR REPLACE FUNCTION gallery._gallery_tag_array_sql(
     p_match text, p_sources text[], p_forward boolean, p_has_cursor boolean)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     v_keyset record;
@@ -25,7 +25,7 @@ BEGIN
         'WITH c AS MATERIALIZED ('
         '    SELECT i.id::bigint AS item_id, i.source_type::text AS item_source,'
         '           i.created_at::timestamptz AS item_created_at'
-        '      FROM content_items_all i'
+        '      FROM public.content_items_all i'
         '     WHERE %s AND %s AND %s)'
         'SELECT c.item_id, c.item_source, c.item_created_at FROM c'
         ' ORDER BY c.item_created_at %s, c.item_id %s'
@@ -36,5 +36,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_tag_array_sql(text, text[], boolean, boolean) IS
+COMMENT ON FUNCTION gallery._gallery_tag_array_sql(text, text[], boolean, boolean) IS
     'Gallery strategy tag_array: candidates from the GIN index on tag_nos, then a page';

@@ -1,8 +1,8 @@
-CREATE OR REPLACE FUNCTION _gallery_tag_first_page_sql(
+CREATE OR REPLACE FUNCTION gallery._gallery_tag_first_page_sql(
     p_matches_sql text, p_sources text[], p_forward boolean, p_has_cursor boolean)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     v_keyset record;
@@ -27,7 +27,7 @@ BEGIN
         '  FROM m CROSS JOIN LATERAL ('
         '       SELECT i.id::bigint AS item_id, i.source_type::text AS item_source,'
         '              i.created_at::timestamptz AS item_created_at'
-        '         FROM content_items_all i'
+        '         FROM public.content_items_all i'
         '        WHERE i.id = m.content_id AND i.source_type = m.content_source AND %s AND %s'
         '        LIMIT 1) AS i'
         ' ORDER BY i.item_created_at %s, i.item_id %s'
@@ -37,5 +37,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION _gallery_tag_first_page_sql(text, text[], boolean, boolean) IS
+COMMENT ON FUNCTION gallery._gallery_tag_first_page_sql(text, text[], boolean, boolean) IS
     'Internal: one gallery page of the items a tag-first strategy lists';

@@ -1,7 +1,7 @@
-CREATE OR REPLACE FUNCTION _gallery_two_phase_sql()
+CREATE OR REPLACE FUNCTION gallery._gallery_two_phase_sql()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
     /*
     Strategy two_phase (match all; seed Proposal 5 C): phase one takes the
@@ -16,18 +16,18 @@ AS $$
     probe of K keys per seed.
     */
     SELECT 'WITH seed AS MATERIALIZED ('
-           '    SELECT s1.content_id, s1.content_source FROM content_tags s1'
+           '    SELECT s1.content_id, s1.content_source FROM public.content_tags s1'
            '     WHERE s1.tag_id = ($6)[1]'
            '       AND (cardinality($6) = 1 OR EXISTS ('
-           '            SELECT 1 FROM content_tags s2 WHERE s2.content_id = s1.content_id'
+           '            SELECT 1 FROM public.content_tags s2 WHERE s2.content_id = s1.content_id'
            '               AND s2.content_source = s1.content_source AND s2.tag_id = ($6)[2])))'
            ' SELECT seed.content_id, seed.content_source FROM seed'
-           ' CROSS JOIN LATERAL (SELECT count(*) AS n FROM content_tags ct'
+           ' CROSS JOIN LATERAL (SELECT count(*) AS n FROM public.content_tags ct'
            '                      WHERE ct.content_id = seed.content_id'
            '                        AND ct.content_source = seed.content_source'
            '                        AND ct.tag_id = ANY ($4)) AS c'
            ' WHERE c.n = cardinality($4)'
 $$;
 
-COMMENT ON FUNCTION _gallery_two_phase_sql() IS
+COMMENT ON FUNCTION gallery._gallery_two_phase_sql() IS
     'Gallery strategy two_phase: seed with the rarest tag(s), then check all tags per seed';

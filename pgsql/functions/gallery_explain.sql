@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION gallery_explain(
+CREATE OR REPLACE FUNCTION gallery.gallery_explain(
     tags      uuid[]  DEFAULT NULL,
     cursor    text    DEFAULT NULL,
     page_size integer DEFAULT 25,
@@ -10,7 +10,8 @@ CREATE OR REPLACE FUNCTION gallery_explain(
     measure   boolean DEFAULT true)
 RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = public, pg_temp
+SECURITY DEFINER  -- the admin role calls it without reading the tables itself
+SET search_path = pg_catalog, gallery, pg_temp
 SET work_mem = '64MB'
 SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for the call
 SET enable_bitmapscan = on
@@ -43,5 +44,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery_explain(uuid[], text, integer, text, text[], bigint, text, text, boolean) IS
+COMMENT ON FUNCTION gallery.gallery_explain(uuid[], text, integer, text, text[], bigint, text, text, boolean) IS
     'The strategy gallery_page runs for these arguments, why, and the EXPLAIN of its SQL';

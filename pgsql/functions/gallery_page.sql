@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION gallery_page(
+CREATE OR REPLACE FUNCTION gallery.gallery_page(
     tags      uuid[]  DEFAULT NULL,
     cursor    text    DEFAULT NULL,
     page_size integer DEFAULT 25,
@@ -13,7 +13,9 @@ RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id b
                is_private boolean, quality_score double precision, updated_at timestamptz,
                row_cursor text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = public, pg_temp
+SECURITY DEFINER  -- the reader role calls it with no right on the tables: it must
+                  -- not read other users' private items, nor gallery_config.cursor_secret
+SET search_path = pg_catalog, gallery, pg_temp
 SET work_mem = '64MB'
 SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for the call
 SET enable_bitmapscan = on
@@ -35,7 +37,9 @@ BEGIN
     the last row's as cursor for the next page, the first row's with
     direction 'prev' for the page before.
     strategy (not part of the public contract) forces one strategy for tests
-    and benchmarks; NULL lets gallery_plan choose.
+    and benchmarks; NULL lets gallery_plan choose. Forcing is for those who
+    may change the knobs (UPDATE on gallery_config: the admin role): a forced
+    strategy can make the server work hard (42501 insufficient_privilege).
     Errors (SQLSTATE 22023 invalid_parameter_value, message naming the
     parameter, with a HINT): page_size outside 1..100; match, direction,
     strategy or a source not one of the allowed words; empty sources;
@@ -48,6 +52,12 @@ BEGIN
     primary-key lookup per returned row in the same statement; a sampled
     telemetry insert.
     */
+    IF strategy IS NOT NULL
+       AND NOT has_table_privilege(session_user, 'public.gallery_config', 'UPDATE') THEN
+        RAISE EXCEPTION 'strategy may only be forced by an administrator'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'call with strategy => NULL (the planner chooses), or as a member of the admin role';
+    END IF;
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
     PERFORM _gallery_apply_settings(v_req.strategy, v_req.max_work_mem_mb);  -- this call only
@@ -72,7 +82,7 @@ BEGIN
             '           $9 || ''|'' || c.payload || ''|'' || $9, ''UTF8'')), ''hex''), 16), ''UTF8''),'
             '           ''base64''), ''=''), E''+/\n'', ''-_'')'
             '  FROM (%s) AS s'
-            '  JOIN content_items_all i ON i.id = s.item_id AND i.source_type = s.item_source'
+            '  JOIN public.content_items_all i ON i.id = s.item_id AND i.source_type = s.item_source'
             -- created_at in µs since 1970, exact integer arithmetic (numeric) over the
             -- whole timestamp range, counted from PostgreSQL's own epoch (2000) so that
             -- the interval cannot overflow; 'Infinity' / '-Infinity' for infinite ones
@@ -94,7 +104,7 @@ BEGIN
 
     IF random() < v_req.telemetry_sample_rate THEN
         BEGIN
-            INSERT INTO gallery_telemetry (strategy, forced, k, match, sources, rarest_count,
+            INSERT INTO public.gallery_telemetry (strategy, forced, k, match, sources, rarest_count,
                                            estimated_candidates, rows_returned, duration_ms)
             VALUES (v_req.strategy, v_req.forced, v_req.k, match, v_req.sources,
                     v_req.rarest_count, v_req.estimated_candidates,
@@ -107,5 +117,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery_page(uuid[], text, integer, text, text[], bigint, text, text) IS
+COMMENT ON FUNCTION gallery.gallery_page(uuid[], text, integer, text, text[], bigint, text, text) IS
     'One page of the gallery: tag filter (all/any), sources, viewer, keyset cursor. See docs/api.md';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION gallery_plan(
+CREATE OR REPLACE FUNCTION gallery.gallery_plan(
     tags      uuid[]  DEFAULT NULL,
     match     text    DEFAULT 'all',
     sources   text[]  DEFAULT NULL,   -- every source this caller may see
@@ -9,11 +9,12 @@ RETURNS TABLE (strategy text, k integer, tag_ids uuid[], tag_counts bigint[],
                rarest_count bigint, estimated_candidates bigint, items_in_scope bigint,
                seed_tags uuid[], stats_stale boolean, reason text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SECURITY DEFINER  -- the admin role calls it without reading the tables itself
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_cfg gallery_config;
+    v_cfg public.gallery_config;
     v_tags uuid[];
     v_sources text[];
     v_src text[];
@@ -56,7 +57,7 @@ BEGIN
     Cost: one index probe per tag into tag_cardinality_stats, one per tag
     into tag_pair_stats (all).
     */
-    SELECT * INTO v_cfg FROM gallery_config;
+    SELECT * INTO v_cfg FROM public.gallery_config;
     v_sources := _gallery_check_args(tags, match, sources, viewer_id, page_size,
                                      plan_for, 'plan_for', v_cfg.max_tags);
     SELECT coalesce(array_agg(DISTINCT t), '{}') INTO v_tags FROM unnest(tags) AS t;
@@ -64,8 +65,8 @@ BEGIN
                      FROM unnest(v_sources) AS s);
     SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_total
       FROM pg_class c
-     WHERE c.oid IN (SELECT to_regclass(CASE s WHEN 'items' THEN 'content_items'
-                                                ELSE 'content_items_auto' END)
+     WHERE c.oid IN (SELECT to_regclass(CASE s WHEN 'items' THEN 'public.content_items'
+                                                ELSE 'public.content_items_auto' END)
                        FROM unnest(v_src) AS s);
     v_total := greatest(v_total, 1);
     items_in_scope := v_total::bigint;
@@ -81,7 +82,7 @@ BEGIN
                    coalesce(bool_or(st.updated_at < now() - make_interval(
                                 secs => v_cfg.freshness_seconds)), true) AS stale
               FROM unnest(v_tags) AS u(tag)
-              LEFT JOIN tag_cardinality_stats st
+              LEFT JOIN public.tag_cardinality_stats st
                      ON st.tag_id = u.tag AND st.content_source = ANY (v_src)
              GROUP BY u.tag) AS t;
     tag_ids := coalesce(tag_ids, '{}');
@@ -132,7 +133,7 @@ BEGIN
         SELECT exp(sum(ln(greatest(least(u.n / v_total * coalesce(ps.lift, 1), 1.0), 1e-12))))
           INTO v_density
           FROM unnest(tag_ids, tag_counts) WITH ORDINALITY AS u(tag, n, ord)
-          LEFT JOIN tag_pair_stats ps
+          LEFT JOIN public.tag_pair_stats ps
                  ON u.ord > 1 AND ps.tag_a = least(u.tag, tag_ids[1])
                 AND ps.tag_b = greatest(u.tag, tag_ids[1]);
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
@@ -194,5 +195,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery_plan(uuid[], text, text[], bigint, integer, text) IS
+COMMENT ON FUNCTION gallery.gallery_plan(uuid[], text, text[], bigint, integer, text) IS
     'The strategy gallery_page would run for these filters, with its inputs and reason';

@@ -1,7 +1,9 @@
-CREATE OR REPLACE FUNCTION gallery_stats_refresh()
+CREATE OR REPLACE FUNCTION gallery.gallery_stats_refresh()
 RETURNS TABLE (refreshed boolean, tag_rows integer, links bigint, seconds double precision)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = public, pg_temp
+SECURITY DEFINER  -- the admin role (and its pg_cron job) refresh without writing
+                  -- tag_cardinality_stats themselves
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -40,19 +42,19 @@ BEGIN
     -- data-modifying WITH queries always run to completion, read or not.
     WITH fresh AS MATERIALIZED (
         SELECT t.id AS tag_id, s.source AS content_source, coalesce(c.n, 0) AS cardinality
-          FROM tags t
+          FROM public.tags t
          CROSS JOIN (VALUES ('items'), ('auto')) AS s(source)
           LEFT JOIN (SELECT ct.tag_id, ct.content_source, count(*) AS n
-                       FROM content_tags ct GROUP BY 1, 2) AS c
+                       FROM public.content_tags ct GROUP BY 1, 2) AS c
                  ON c.tag_id = t.id AND c.content_source = s.source
     ), upserted AS (
-        INSERT INTO tag_cardinality_stats AS st (tag_id, content_source, cardinality, updated_at)
+        INSERT INTO public.tag_cardinality_stats AS st (tag_id, content_source, cardinality, updated_at)
         SELECT f.tag_id, f.content_source, f.cardinality, now() FROM fresh f
         ON CONFLICT (tag_id, content_source)
         DO UPDATE SET cardinality = EXCLUDED.cardinality, updated_at = EXCLUDED.updated_at
     ), removed AS (
-        DELETE FROM tag_cardinality_stats st
-         WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = st.tag_id)
+        DELETE FROM public.tag_cardinality_stats st
+         WHERE NOT EXISTS (SELECT 1 FROM public.tags t WHERE t.id = st.tag_id)
     )
     SELECT count(*)::integer, coalesce(sum(f.cardinality), 0)::bigint INTO v_tag_rows, v_links
       FROM fresh f;  -- upserted and removed run to completion though not read
@@ -62,5 +64,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery_stats_refresh() IS
+COMMENT ON FUNCTION gallery.gallery_stats_refresh() IS
     'Recount tag_cardinality_stats from content_tags (one refresh at a time)';

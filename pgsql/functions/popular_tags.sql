@@ -1,11 +1,12 @@
-CREATE OR REPLACE FUNCTION popular_tags(
+CREATE OR REPLACE FUNCTION gallery.popular_tags(
     max_tags  integer DEFAULT 20,
     source    text    DEFAULT NULL,
     min_count bigint  DEFAULT NULL,
     max_count bigint  DEFAULT NULL)
 RETURNS TABLE (tag_id uuid, name text, item_count bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SECURITY DEFINER  -- the reader role calls it with no right on the tables
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -32,15 +33,15 @@ BEGIN
     RETURN QUERY
     SELECT t.id, t.name::text, c.n
       FROM (SELECT s.tag_id, sum(s.cardinality)::bigint AS n
-              FROM tag_cardinality_stats s
+              FROM public.tag_cardinality_stats s
              WHERE popular_tags.source IS NULL OR s.content_source = popular_tags.source
              GROUP BY s.tag_id) AS c
-      JOIN tags t ON t.id = c.tag_id
+      JOIN public.tags t ON t.id = c.tag_id
      WHERE (min_count IS NULL OR c.n >= min_count) AND (max_count IS NULL OR c.n <= max_count)
      ORDER BY c.n DESC, t.name
      LIMIT max_tags;
 END
 $$;
 
-COMMENT ON FUNCTION popular_tags(integer, text, bigint, bigint) IS
+COMMENT ON FUNCTION gallery.popular_tags(integer, text, bigint, bigint) IS
     'Most used tags with their item counts, per source or both';

@@ -1,7 +1,8 @@
-CREATE OR REPLACE FUNCTION tag_counts(tag_ids uuid[])
+CREATE OR REPLACE FUNCTION gallery.tag_counts(tag_ids uuid[])
 RETURNS TABLE (tag_id uuid, name text, items bigint, auto_items bigint, total bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SECURITY DEFINER  -- the reader role calls it with no right on the tables
+SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -22,11 +23,11 @@ BEGIN
            coalesce(si.cardinality, 0) + coalesce(sa.cardinality, 0)
       FROM (SELECT u.id, min(u.n) AS n FROM unnest(tag_ids) WITH ORDINALITY AS u(id, n)
              GROUP BY u.id) AS g
-      JOIN tags t ON t.id = g.id
-      LEFT JOIN tag_cardinality_stats si ON si.tag_id = t.id AND si.content_source = 'items'
-      LEFT JOIN tag_cardinality_stats sa ON sa.tag_id = t.id AND sa.content_source = 'auto'
+      JOIN public.tags t ON t.id = g.id
+      LEFT JOIN public.tag_cardinality_stats si ON si.tag_id = t.id AND si.content_source = 'items'
+      LEFT JOIN public.tag_cardinality_stats sa ON sa.tag_id = t.id AND sa.content_source = 'auto'
      ORDER BY g.n;
 END
 $$;
 
-COMMENT ON FUNCTION tag_counts(uuid[]) IS 'Item counts of the given tags, per source and in all';
+COMMENT ON FUNCTION gallery.tag_counts(uuid[]) IS 'Item counts of the given tags, per source and in all';

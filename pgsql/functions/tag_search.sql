@@ -1,7 +1,8 @@
-CREATE OR REPLACE FUNCTION tag_search(prefix text, max_tags integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION gallery.tag_search(prefix text, max_tags integer DEFAULT 10)
 RETURNS TABLE (tag_id uuid, name text, item_count bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = public, pg_temp
+SECURITY DEFINER  -- the reader role calls it with no right on the tables
+SET search_path = pg_catalog, gallery, pg_temp
 SET plan_cache_mode = force_custom_plan  -- LIKE uses the index only with the prefix known
 AS $$
 #variable_conflict use_column
@@ -24,8 +25,8 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT t.id, t.name::text, coalesce(sum(s.cardinality), 0)::bigint AS n
-      FROM tags t
-      LEFT JOIN tag_cardinality_stats s ON s.tag_id = t.id
+      FROM public.tags t
+      LEFT JOIN public.tag_cardinality_stats s ON s.tag_id = t.id
      WHERE lower(t.name) LIKE replace(replace(replace(lower(prefix), '\', '\\'), '%', '\%'), '_', '\_') || '%'
      GROUP BY t.id, t.name
      ORDER BY n DESC, t.name
@@ -33,4 +34,4 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION tag_search(text, integer) IS 'Tags by case-insensitive name prefix, most used first';
+COMMENT ON FUNCTION gallery.tag_search(text, integer) IS 'Tags by case-insensitive name prefix, most used first';
