@@ -51,7 +51,7 @@ SELECT i.id FROM content_items_all i
 """
 
 PAGE_SQL = """
-SELECT id, row_cursor FROM gallery_page(
+SELECT id, row_cursor, has_more FROM gallery_page(
     tags => %(tags)s::uuid[], cursor => %(cursor)s, page_size => %(page_size)s,
     match => %(match)s, sources => %(sources)s::text[], viewer_id => %(viewer)s,
     direction => %(direction)s, strategy => %(strategy)s)
@@ -104,15 +104,23 @@ def walk(conn: psycopg.Connection, page_size: int, **filters: object) -> list[in
             break
         if pages:
             assert len(pages[-1]) == page_size, "a short page was not the last one"
+            assert pages[-1][0]["has_more"], "a page said no more, yet one followed"
+        assert len({r["has_more"] for r in rows}) == 1
         pages.append(rows)
         cursor = rows[-1]["row_cursor"]
+    if pages:
+        assert not pages[-1][0]["has_more"], "the last page said more follow"
     forward = [r["id"] for p in pages for r in p]
     assert len(forward) == len(set(forward)), "an item repeated"
-    for before, this in itertools.pairwise([[], *pages]):
+    for n, (before, this) in enumerate(itertools.pairwise([[], *pages])):
         back = page(
             conn, cursor=this[0]["row_cursor"], page_size=page_size, direction="prev", **filters
         )
-        assert back == before, "the page before is not the one the walk came from"
+        assert [(r["id"], r["row_cursor"]) for r in back] == [
+            (r["id"], r["row_cursor"]) for r in before
+        ], "the page before is not the one the walk came from"
+        # going back, more pages follow unless this is the first one
+        assert all(r["has_more"] == (n > 1) for r in back), "prev's has_more is wrong"
     return forward
 
 
@@ -349,6 +357,45 @@ def test_defaults_browse_what_the_caller_may_see(conn: psycopg.Connection) -> No
     assert plan["items_in_scope"] > 0
 
 
+def test_has_more_at_every_boundary(gallery_dsn: str) -> None:
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        tags = [RARE_TAGS[0]]
+        expected = oracle(c, tags, "all", COMMUNITY, None)
+        size = len(expected) - 1
+        assert 3 < size < 99
+
+        def at(cursor: str | None = None, n: int = size, direction: str = "next") -> list[dict]:
+            return page(
+                c, tags=tags, sources=COMMUNITY, page_size=n, cursor=cursor, direction=direction
+            )
+
+        # one page exactly full: nothing follows
+        whole = at(n=len(expected))
+        assert [r["id"] for r in whole] == expected and not whole[0]["has_more"]
+        first = at()
+        assert first[0]["has_more"]
+        last = at(first[-1]["row_cursor"])
+        assert [r["id"] for r in last] == expected[-1:] and not last[0]["has_more"]
+        back = at(last[0]["row_cursor"], direction="prev")
+        assert [r["id"] for r in back] == expected[:-1] and not back[0]["has_more"]
+        assert at(first[0]["row_cursor"], direction="prev") == []
+        # after writes: an item newer than the first page; the last item deleted
+        c.execute(
+            "WITH new AS (INSERT INTO content_items_all (title, creator_id, source_type,"
+            " created_at) VALUES ('newest', 1, 'auto', 'infinity') RETURNING id)"
+            " INSERT INTO content_tags SELECT id, 'auto', %s FROM new",
+            (tags[0],),
+        )
+        newer = at(first[0]["row_cursor"], n=1, direction="prev")
+        assert len(newer) == 1 and not newer[0]["has_more"]
+        assert at(first[0]["row_cursor"], n=len(expected), direction="prev")[0]["id"] not in (
+            expected
+        )
+        c.execute("DELETE FROM content_items_all WHERE id = %s", (expected[-1],))
+        assert at(first[-1]["row_cursor"]) == []
+        assert not at(first[0]["row_cursor"], n=size - 1)[0]["has_more"]
+
+
 def test_row_columns(conn: psycopg.Connection) -> None:
     row = conn.execute(
         "SELECT * FROM gallery_page(page_size => 1, sources => %s::text[])", (COMMUNITY,)
@@ -369,6 +416,7 @@ def test_row_columns(conn: psycopg.Connection) -> None:
         "quality_score",
         "updated_at",
         "row_cursor",
+        "has_more",
     ]
     item = conn.execute("SELECT * FROM content_items_all WHERE id = %s", (row["id"],)).fetchone()
     assert {k: row[k] for k in item if k in row} == {k: item[k] for k in item if k in row}

@@ -29,6 +29,8 @@ from tests.conftest import GALLERY_DATA_SQL, REPO, SQL_DIR
 from tests.test_gallery import ALL_SOURCES, COMMUNITY, PAGE_SQL, TAGS
 
 PREVIOUS_RELEASE = "cef51db"
+# the columns the previous release returns too (has_more came later)
+RELEASED_PAGE_SQL = PAGE_SQL.replace("SELECT id, row_cursor, has_more", "SELECT id, row_cursor")
 PAGE_SIZE = 7
 VIEWER = 2
 # name -> gallery_page filters (page size and direction aside)
@@ -95,7 +97,7 @@ def call(conn: psycopg.Connection, filters: dict[str, object], **paging: object)
         **filters,
         **paging,
     }
-    return [(r[0], r[1]) for r in conn.execute(PAGE_SQL, args).fetchall()]
+    return [(r[0], r[1]) for r in conn.execute(RELEASED_PAGE_SQL, args).fetchall()]
 
 
 def record(conn: psycopg.Connection) -> dict[tuple[str, str], list[tuple[int, str]]]:

@@ -11,7 +11,7 @@ RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id b
                title text, content_type text, content_data text, path_thumb text,
                path_thumbs_alt_res jsonb, prompt text, item_metadata jsonb,
                is_private boolean, quality_score double precision, updated_at timestamptz,
-               row_cursor text)
+               row_cursor text, has_more boolean)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER  -- the reader role calls it with no right on the tables: it must
                   -- not read other users' private items, nor gallery_config.cursor_secret
@@ -35,7 +35,10 @@ BEGIN
     this caller may see, all four with viewer_id, community-* without),
     visible to the viewer: others' private items never. Each row's row_cursor continues after it:
     the last row's as cursor for the next page, the first row's with
-    direction 'prev' for the page before.
+    direction 'prev' for the page before. has_more (the same on every row of
+    a page) says whether another page follows in the direction of travel:
+    older items after a 'next' page, newer ones before a 'prev' page; the
+    strategy reads one row more than the page to know it.
     strategy (not part of the public contract) forces one strategy for tests
     and benchmarks; NULL lets gallery_plan choose. Forcing is for those who
     may change the knobs (UPDATE on gallery_config: the admin role): a forced
@@ -80,8 +83,13 @@ BEGIN
             -- cost a third of a page (0.4 ms for 25 rows).
             '       translate(rtrim(encode(convert_to(c.payload || ''|'' || left(encode(sha256(convert_to('
             '           $9 || ''|'' || c.payload || ''|'' || $9, ''UTF8'')), ''hex''), 16), ''UTF8''),'
-            '           ''base64''), ''=''), E''+/\n'', ''-_'')'
-            '  FROM (%s) AS s'
+            '           ''base64''), ''=''), E''+/\n'', ''-_''),'
+            '       s.found > $10'
+            -- the strategy's page_size + 1 rows, numbered in its walk order: the
+            -- first page_size are the page, one more means more follow
+            '  FROM (SELECT w.*, row_number() OVER (ORDER BY w.item_created_at %1$s, w.item_id %1$s) AS n,'
+            '               count(*) OVER () AS found'
+            '          FROM (%2$s) AS w) AS s'
             '  JOIN public.content_items_all i ON i.id = s.item_id AND i.source_type = s.item_source'
             -- created_at in µs since 1970, exact integer arithmetic (numeric) over the
             -- whole timestamp range, counted from PostgreSQL's own epoch (2000) so that
@@ -94,11 +102,13 @@ BEGIN
             '                  WHEN i.created_at > timestamptz ''epoch'' THEN numeric ''Infinity'''
             '                  ELSE numeric ''-Infinity'' END,'
             '             i.id, $8) AS payload) AS c'
+            ' WHERE s.n <= $10'
             ' ORDER BY s.item_created_at DESC, s.item_id DESC',
+            CASE WHEN v_req.forward THEN 'DESC' ELSE 'ASC' END,
             _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
                                   v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array))
-          USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
-                v_req.seed_tags, v_req.tag_nos, v_req.filter_hash, v_req.cursor_secret;
+          USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size + 1,
+                v_req.seed_tags, v_req.tag_nos, v_req.filter_hash, v_req.cursor_secret, page_size;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     END IF;
 

@@ -81,12 +81,12 @@ MUTATIONS = [
     Mutation(
         "prev returns one row too many",
         "gallery_page.sql",
-        (
-            (
-                "v_req.tags, page_size,",
-                "v_req.tags, CASE WHEN v_req.forward THEN page_size ELSE page_size + 1 END,",
-            ),
-        ),
+        (("' WHERE s.n <= $10'", "' WHERE s.n <= $10 + (''%1$s'' = ''ASC'')::int'"),),
+    ),
+    Mutation(
+        "has_more says no more on every page",
+        "gallery_page.sql",
+        (("'       s.found > $10'", "'       false'"),),
     ),
     Mutation(
         "a cursor of another viewer accepted",
