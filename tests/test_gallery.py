@@ -396,6 +396,35 @@ def test_has_more_at_every_boundary(gallery_dsn: str) -> None:
         assert not at(first[0]["row_cursor"], n=size - 1)[0]["has_more"]
 
 
+COUNT_SQL = """
+SELECT * FROM gallery_count(tags => %(tags)s::uuid[], match => %(match)s,
+                            sources => %(sources)s::text[], viewer_id => %(viewer)s, cap => %(cap)s)
+"""
+
+
+@pytest.mark.parametrize("match", ["all", "any"])
+def test_counts_are_what_the_viewer_can_page_through(conn: psycopg.Connection, match: str) -> None:
+    """Exact up to the cap, "at least cap" past it; others' private items never counted."""
+    for k in (0, 1, 2, 3, 5, MAX_TAGS):
+        for sources, viewer in SCOPES:
+            tags = k_tags(k)
+            expected = len(oracle(conn, tags, match, sources, viewer))
+            for cap in (10_000, max(1, expected - 1), expected + 1):
+                args = {"tags": tags, "match": match, "sources": sources, "viewer": viewer}
+                got = conn.execute(COUNT_SQL, {**args, "cap": cap}).fetchone()
+                if expected <= cap:
+                    assert (got["items"], got["exact"]) == (expected, True), (k, sources, cap)
+                else:
+                    assert (got["items"], got["exact"]) == (cap, False), (k, sources, cap)
+    unknown = {"tags": [TAGS[0], UNKNOWN_TAG], "sources": None, "viewer": None, "cap": 10}
+    assert conn.execute(COUNT_SQL, {**unknown, "match": "all"}).fetchone()["items"] == 0
+    assert conn.execute(COUNT_SQL, {**unknown, "match": "any"}).fetchone()["items"] == 10
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="cap must be between"):
+        conn.execute(COUNT_SQL, {**unknown, "match": "all", "cap": 0})
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="need viewer_id"):
+        conn.execute(COUNT_SQL, {**unknown, "match": "all", "sources": ["user-auto"]})
+
+
 def test_row_columns(conn: psycopg.Connection) -> None:
     row = conn.execute(
         "SELECT * FROM gallery_page(page_size => 1, sources => %s::text[])", (COMMUNITY,)
