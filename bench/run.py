@@ -54,15 +54,8 @@ from rich.progress import Progress
 from bench import baselines
 from bench.baselines import Keyset, Query
 from bench.workload import PAGE_SIZE, QueryClass, choose_classes
-from pydeploy import api
+from pydeploy import api, catalogue
 
-# gallery_page's strategies that the bench forces by name, per match (one list: it grows
-# with the package). Without tags only TAGLESS_STRATEGY applies.
-STRATEGIES: dict[str, tuple[str, ...]] = {
-    "all": ("order_first", "tag_array", "self_join", "group_having", "two_phase"),
-    "any": ("order_first", "tag_array", "tag_union"),
-}
-TAGLESS_STRATEGY = "order_first"
 PLANNER = "planner"
 BARE = "planner's SQL, bare"
 # $1..$7 of a strategy's SQL (_gallery_strategy_sql), typed as gallery_page passes them
@@ -88,14 +81,16 @@ Row = tuple[Any, ...]  # id, source_type, created_at[, row_cursor]
 
 
 def approaches() -> list[str]:
-    """Every approach, in report order."""
-    strategies = dict.fromkeys(s for names in STRATEGIES.values() for s in names)
+    """Every approach, in report order: the planner, every strategy of the catalogue
+    (gallery._gallery_strategies(), forced by name), the baselines."""
+    strategies = [s.strategy for s in catalogue.read_strategies()]
     return [PLANNER, *strategies, *baselines.BASELINES]
 
 
 def class_approaches(qc: QueryClass) -> list[str]:
-    """The approaches that apply to a class."""
-    forced = STRATEGIES[qc.match] if qc.tags else (TAGLESS_STRATEGY,)
+    """The approaches that apply to a class: the strategies the catalogue says serve its
+    match (without tags, those that need none)."""
+    forced = catalogue.strategies_for(qc.match, tags=bool(qc.tags))
     return [PLANNER, *forced, *baselines.BASELINES]
 
 

@@ -27,6 +27,7 @@ from tests.test_gallery import (
     ALL_STRATEGIES,
     ANY_STRATEGIES,
     PAGE_SQL,
+    TAGLESS_STRATEGIES,
     TAGS,
     oracle,
     page,
@@ -40,7 +41,7 @@ FILTERS = {
     "any": ([TAGS[10], TAGS[11], TAGS[0]], "any"),
 }
 STRATEGIES = [
-    ("untagged", "order_first"),
+    *[("untagged", s) for s in TAGLESS_STRATEGIES],
     *[("all", s) for s in ALL_STRATEGIES],
     *[("any", s) for s in ANY_STRATEGIES],
 ]

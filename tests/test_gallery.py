@@ -12,6 +12,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
+from pydeploy import catalogue
+from tests.conftest import SQL_DIR
+
 ALL_SOURCES = ["user-regular", "user-auto", "community-regular", "community-auto"]
 COMMUNITY = ["community-regular", "community-auto"]
 TAGS = [f"00000000-0000-0000-0000-{n:012d}" for n in range(1, 25)]  # see GALLERY_DATA_SQL
@@ -26,8 +29,11 @@ SCOPES = [
     (COMMUNITY, None),
 ]
 UNKNOWN_TAG = "00000000-0000-0000-0000-0000000000ff"
-ALL_STRATEGIES = ["order_first", "self_join", "group_having", "two_phase", "tag_array"]
-ANY_STRATEGIES = ["order_first", "tag_union", "tag_array"]
+# the catalogue (gallery._gallery_strategies(), read from its file at collection time;
+# test_strategies.py checks the file against the deployed function)
+ALL_STRATEGIES = catalogue.strategies_for("all", sql_dir=SQL_DIR)
+ANY_STRATEGIES = catalogue.strategies_for("any", sql_dir=SQL_DIR)
+TAGLESS_STRATEGIES = catalogue.strategies_for("all", tags=False, sql_dir=SQL_DIR)
 
 ORACLE_SQL = """
 SELECT i.id FROM content_items_all i
@@ -131,7 +137,7 @@ def k_tags(k: int) -> list[str]:
 
 def strategies_for(match: str, tags: list[str]) -> list[str | None]:
     if not tags:
-        return [None, "order_first"]
+        return [None, *catalogue.strategies_for(match, tags=False, sql_dir=SQL_DIR)]
     return [None, *(ALL_STRATEGIES if match == "all" else ANY_STRATEGIES)]
 
 

@@ -8,11 +8,10 @@ AS $$
 DECLARE
     c_sources CONSTANT text[] :=
         '{user-regular,user-auto,community-regular,community-auto}'::text[];
-    c_strategies CONSTANT text[] :=
-        '{order_first,self_join,group_having,two_phase,tag_union,tag_array}'::text[];
     -- elements of tags, duplicates included, checked before any de-duplication
     c_max_tag_elements CONSTANT integer := 1000;
     v_distinct bigint;
+    v_strategy record;  -- p_strategy's row of the catalogue (_gallery_strategies)
     -- NULL: every source this caller may see
     v_sources text[] := coalesce(p_sources, ARRAY(
         SELECT s FROM unnest(c_sources) AS s WHERE p_viewer_id IS NOT NULL OR s LIKE 'community-%'));
@@ -27,11 +26,13 @@ BEGIN
     holding NULL, more than 1000 elements (duplicates included: refused before
     any de-duplication) or more than p_max_tags distinct tags; a strategy
     (named p_strategy_param: strategy or plan_for) that is unknown, does not
-    implement the match, or needs tags.
+    implement the match, or needs tags: all three read from the catalogue
+    (_gallery_strategies), which their messages and HINTs list.
     Returns the sources to serve, distinct and sorted: sources NULL means
     every source this caller may see (all four with viewer_id, the
     community-* ones without).
-    Cost: a few comparisons; one de-duplication of at most 1000 elements, only
+    Cost: a few comparisons (and, for a forced strategy, a read of the
+    catalogue's few constant rows); one de-duplication of at most 1000 elements, only
     when tags has more elements than p_max_tags.
     */
     IF p_page_size IS NULL OR p_page_size NOT BETWEEN 1 AND 100 THEN
@@ -87,22 +88,31 @@ BEGIN
                       HINT = 'narrow the filter, or raise gallery_config.max_tags';
         END IF;
     END IF;
-    IF p_strategy IS NOT NULL AND NOT p_strategy = ANY (c_strategies) THEN
-        RAISE EXCEPTION '% must be one of %, got %', p_strategy_param, array_to_string(c_strategies, ', '),
-                        quote_literal(p_strategy)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('or %s => NULL to let the planner choose', p_strategy_param);
-    END IF;
-    IF p_strategy IN ('self_join', 'group_having', 'two_phase') AND p_match = 'any'
-       OR p_strategy = 'tag_union' AND p_match = 'all' THEN
-        RAISE EXCEPTION '% % does not implement match %', p_strategy_param, p_strategy, quote_literal(p_match)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'match any: order_first, tag_union or tag_array; match all: any but tag_union';
-    END IF;
-    IF p_strategy IN ('self_join', 'group_having', 'two_phase', 'tag_union', 'tag_array')
-       AND coalesce(cardinality(p_tags), 0) = 0 THEN
-        RAISE EXCEPTION '% % needs tags', p_strategy_param, p_strategy
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'without tags only order_first applies';
+    IF p_strategy IS NOT NULL THEN
+        SELECT c.matches, c.needs_tags INTO v_strategy
+          FROM _gallery_strategies() AS c WHERE c.strategy = p_strategy;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION '% must be one of %, got %', p_strategy_param,
+                            (SELECT string_agg(c.strategy, ', ') FROM _gallery_strategies() AS c),
+                            quote_literal(p_strategy)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('or %s => NULL to let the planner choose', p_strategy_param);
+        END IF;
+        IF NOT p_match = ANY (v_strategy.matches) THEN
+            RAISE EXCEPTION '% % does not implement match %', p_strategy_param, p_strategy,
+                            quote_literal(p_match)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('match %s: %s', p_match,
+                                    (SELECT string_agg(c.strategy, ', ') FROM _gallery_strategies() AS c
+                                      WHERE p_match = ANY (c.matches)));
+        END IF;
+        IF v_strategy.needs_tags AND coalesce(cardinality(p_tags), 0) = 0 THEN
+            RAISE EXCEPTION '% % needs tags', p_strategy_param, p_strategy
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('without tags: %s',
+                                    (SELECT string_agg(c.strategy, ', ') FROM _gallery_strategies() AS c
+                                      WHERE NOT c.needs_tags));
+        END IF;
     END IF;
     RETURN ARRAY(SELECT DISTINCT s FROM unnest(v_sources) AS s ORDER BY s);
 END

@@ -24,6 +24,17 @@ BEGIN
            tag_id = ANY (tags)), counting the tags it finds
       any: the same probe, stopping at the first tag found
       no tags: every item in scope
+    The whole query:
+      SELECT i.id, i.source_type, i.created_at   -- item_id, item_source, item_created_at
+        FROM public.content_items_all i
+       WHERE <scope: sources, viewer $1>       -- _gallery_scope_sql
+         AND <keyset: past the cursor $2, $3>  -- _gallery_keyset_sql; true on a first page
+         AND <tag test>                        -- no tags: true; tag_nos @> $7 (all) or && $7
+                                               -- (any); enable_tag_array off: the probes above
+       ORDER BY i.created_at DESC, i.id DESC   -- prev: ASC, ASC
+       LIMIT $5
+    Every final text (each match, scope, direction, cursor; no tags; with
+    enable_tag_array off), pretty-printed: tests/golden/strategies/order_first-*.sql.
     Cost: (items walked) x (an array test, or one probe of K keys), items
     walked being about page_size / (share of items that match): cheap when
     matches are dense (popular tags, no tag filter), up to every item in

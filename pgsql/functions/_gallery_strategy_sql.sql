@@ -12,7 +12,11 @@ AS $$
       first), $5 page size, $6 seed tags (two_phase), $7 the tags' numbers
       (tags.tag_no).
     The text comes from constants only; every value is a parameter
-    (EXECUTE ... USING), planned for the values of each call.
+    (EXECUTE ... USING), planned for the values of each call. One branch per
+    strategy of the catalogue (_gallery_strategies, which says which matches
+    each serves: _gallery_check_args refuses the others); NULL for a name
+    that is not a strategy. The final text of every strategy, match, scope,
+    direction and cursor is in tests/golden/strategies/, pretty-printed.
     Cost: none (builds text).
     */
     SELECT CASE p_strategy
@@ -21,14 +25,18 @@ AS $$
                                      p_use_tag_array)
         WHEN 'tag_array' THEN
             _gallery_tag_array_sql(p_match, p_sources, p_forward, p_has_cursor)
-        ELSE _gallery_tag_first_page_sql(
-            CASE p_strategy
-                WHEN 'self_join' THEN _gallery_self_join_sql(p_k)
-                WHEN 'group_having' THEN _gallery_group_having_sql()
-                WHEN 'two_phase' THEN _gallery_two_phase_sql()
-                WHEN 'tag_union' THEN _gallery_tag_union_sql()
-            END,
-            p_sources, p_forward, p_has_cursor)
+        WHEN 'self_join' THEN
+            _gallery_tag_first_page_sql(_gallery_self_join_sql(p_k),
+                                        p_sources, p_forward, p_has_cursor)
+        WHEN 'group_having' THEN
+            _gallery_tag_first_page_sql(_gallery_group_having_sql(),
+                                        p_sources, p_forward, p_has_cursor)
+        WHEN 'two_phase' THEN
+            _gallery_tag_first_page_sql(_gallery_two_phase_sql(),
+                                        p_sources, p_forward, p_has_cursor)
+        WHEN 'tag_union' THEN
+            _gallery_tag_first_page_sql(_gallery_tag_union_sql(),
+                                        p_sources, p_forward, p_has_cursor)
     END
 $$;
 

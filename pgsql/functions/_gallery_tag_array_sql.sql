@@ -17,6 +17,17 @@ BEGIN
     The candidates are MATERIALIZED, so that PostgreSQL cannot walk the
     keyset index instead (its estimate for a rare tag is often far off);
     scope and cursor are tested in the same rows; a top-N sort keeps a page.
+    The whole query:
+      WITH c AS MATERIALIZED (
+          SELECT i.id, i.source_type, i.created_at   -- item_id, item_source, item_created_at
+            FROM public.content_items_all i
+           WHERE i.tag_nos @> $7                    -- any: &&
+             AND <scope: sources, viewer $1> AND <keyset: past the cursor $2, $3>)
+      SELECT c.item_id, c.item_source, c.item_created_at FROM c
+       ORDER BY c.item_created_at DESC, c.item_id DESC   -- prev: ASC, ASC
+       LIMIT $5
+    Every final text (each match, scope, direction, cursor), pretty-printed:
+    tests/golden/strategies/tag_array-*.sql.
     Cost: all: about the rarest tag's postings times K; any: the tags'
     postings; then one heap row per match and a top-N sort of those in scope.
     */

@@ -18,6 +18,9 @@ BEGIN
     average tag's, turns the query around into a walk of the keyset index
     probing the list per item: 1.1 s to 42 s at full scale for a tag on 500
     of 1.2 M items, where this shape takes milliseconds.
+    The final query of each tag-first strategy (self_join, group_having,
+    two_phase, tag_union), pretty-printed for every match, scope, direction
+    and cursor: tests/golden/strategies/<strategy>-*.sql.
     Cost: one item lookup (partition primary key) per listed item.
     */
     SELECT * INTO v_keyset FROM _gallery_keyset_sql(p_forward, p_has_cursor);

@@ -12,6 +12,19 @@ AS $$
     seed_candidate_cap steers the planner away from this strategy instead, so
     results stay exact. Both phases are forced into this shape (MATERIALIZED,
     LATERAL): see _gallery_self_join_sql for why.
+    The whole query: _gallery_tag_first_page_sql wraps this list of items
+    (content_id, content_source) as
+      WITH m AS MATERIALIZED (<this list>)
+      SELECT i.item_id, i.item_source, i.item_created_at
+        FROM m CROSS JOIN LATERAL (
+             SELECT i.id, i.source_type, i.created_at FROM public.content_items_all i
+              WHERE i.id = m.content_id AND i.source_type = m.content_source
+                AND <scope: sources, viewer $1> AND <keyset: past the cursor $2, $3>
+              LIMIT 1) AS i
+       ORDER BY i.item_created_at DESC, i.item_id DESC   -- prev: ASC, ASC
+       LIMIT $5
+    Every final text (each match, scope, direction, cursor), pretty-printed:
+    tests/golden/strategies/two_phase-*.sql.
     Cost: the first seed tag's items (dual: plus one probe each), then one
     probe of K keys per seed.
     */

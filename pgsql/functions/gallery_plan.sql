@@ -115,16 +115,6 @@ BEGIN
     IF match = 'any' THEN
         v_density := least(1.0, v_links / v_total);
         estimated_candidates := least(v_links, v_total)::bigint;
-        v_walk := least(v_total, v_total * v_skip
-                                 + page_size / greatest(v_density / greatest(1 - v_skip, 1e-6), 1e-12));
-        v_costs := jsonb_build_object(
-            'order_first', CASE WHEN v_cfg.enable_tag_array THEN v_walk * 1.0
-                                ELSE v_walk * (1.5 + 3.5 * (k - 1)) END,
-            'tag_union', v_links * 0.5 + estimated_candidates * 7);
-        IF v_cfg.enable_tag_array THEN
-            v_costs := v_costs || jsonb_build_object(
-                'tag_array', v_links * 0.02 + estimated_candidates * 1.0);
-        END IF;
     ELSE
         -- the share of items with every tag: the rarest tag's, times each other tag's
         -- share among the rarest tag's items, which is its own share times the pair's
@@ -137,24 +127,45 @@ BEGIN
                  ON u.ord > 1 AND ps.tag_a = least(u.tag, tag_ids[1])
                 AND ps.tag_b = greatest(u.tag, tag_ids[1]);
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
-        v_walk := least(v_total, v_total * v_skip
-                                 + page_size / greatest(v_density / greatest(1 - v_skip, 1e-6), 1e-12));
         v_two_phase_seeds := CASE WHEN k >= v_cfg.two_phase_min_k_for_dual_seed
                                    AND rarest_count > v_cfg.two_phase_dual_seed_floor
                                   THEN tag_ids[1:2] ELSE tag_ids[1:1] END;
-        v_costs := jsonb_build_object(
-            'order_first', CASE WHEN v_cfg.enable_tag_array THEN v_walk * 1.0
-                                ELSE v_walk * 1.5 + page_size * 3.5 * (k - 1) END,
-            'self_join', rarest_count * (0.5 + 3.5 * (k - 1)) + estimated_candidates * 7,
-            'group_having', v_links * 0.8 + estimated_candidates * 7,
-            'two_phase', CASE WHEN cardinality(v_two_phase_seeds) = 2
-                              THEN rarest_count * (3.5 + 15 * least(tag_counts[2] / v_total, 1.0))
-                              ELSE rarest_count * 15 END
-                         + estimated_candidates * 7);
-        IF v_cfg.enable_tag_array THEN
-            v_costs := v_costs || jsonb_build_object(
-                'tag_array', rarest_count * 0.05 * k + estimated_candidates * 1.0);
-        END IF;
+    END IF;
+    v_walk := least(v_total, v_total * v_skip
+                             + page_size / greatest(v_density / greatest(1 - v_skip, 1e-6), 1e-12));
+
+    -- One estimate per strategy of the catalogue that serves this match
+    -- (tag_array only with enable_tag_array); each formula is its strategy's
+    -- own. A catalogued strategy without a formula here is an error, never
+    -- silently left out.
+    SELECT jsonb_object_agg(c.strategy, CASE c.strategy
+               WHEN 'order_first' THEN
+                   CASE WHEN v_cfg.enable_tag_array THEN to_jsonb(v_walk * 1.0)
+                        WHEN match = 'any' THEN to_jsonb(v_walk * (1.5 + 3.5 * (k - 1)))
+                        ELSE to_jsonb(v_walk * 1.5 + page_size * 3.5 * (k - 1)) END
+               WHEN 'tag_array' THEN
+                   CASE WHEN match = 'any' THEN to_jsonb(v_links * 0.02 + estimated_candidates * 1.0)
+                        ELSE to_jsonb(rarest_count * 0.05 * k + estimated_candidates * 1.0) END
+               WHEN 'self_join' THEN
+                   to_jsonb(rarest_count * (0.5 + 3.5 * (k - 1)) + estimated_candidates * 7)
+               WHEN 'group_having' THEN to_jsonb(v_links * 0.8 + estimated_candidates * 7)
+               WHEN 'two_phase' THEN
+                   to_jsonb(CASE WHEN cardinality(v_two_phase_seeds) = 2
+                                 THEN rarest_count * (3.5 + 15 * least(tag_counts[2] / v_total, 1.0))
+                                 ELSE rarest_count * 15 END
+                            + estimated_candidates * 7)
+               WHEN 'tag_union' THEN to_jsonb(v_links * 0.5 + estimated_candidates * 7)
+           END)
+      INTO v_costs
+      FROM _gallery_strategies() AS c
+     WHERE match = ANY (c.matches)
+       AND (c.strategy <> 'tag_array' OR v_cfg.enable_tag_array);
+    IF EXISTS (SELECT 1 FROM jsonb_each(v_costs) AS e WHERE jsonb_typeof(e.value) = 'null') THEN
+        RAISE EXCEPTION 'gallery_plan has no cost formula for strategy %, match %',
+            (SELECT string_agg(e.key, ', ') FROM jsonb_each(v_costs) AS e
+              WHERE jsonb_typeof(e.value) = 'null'), quote_literal(match)
+            USING ERRCODE = 'internal_error',
+                  HINT = 'every strategy of _gallery_strategies() needs a formula in gallery_plan';
     END IF;
 
     -- What may run: the switches, the seed's thresholds, the candidate cap.
