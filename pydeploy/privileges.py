@@ -19,7 +19,14 @@ from psycopg import sql
 from pydeploy.errors import DeployError
 
 SCHEMA = "gallery"
-READER_FUNCTIONS = ("gallery_page", "gallery_count", "popular_tags", "tag_counts", "tag_search")
+READER_FUNCTIONS = (
+    "gallery_page",
+    "gallery_count",
+    "related_tags",
+    "popular_tags",
+    "tag_counts",
+    "tag_search",
+)
 ADMIN_FUNCTIONS = ("gallery_plan", "gallery_explain", "gallery_stats_refresh")
 ADMIN_TABLES = {
     "gallery_config": "SELECT, UPDATE",

@@ -431,6 +431,58 @@ def test_counts_are_what_the_viewer_can_page_through(conn: psycopg.Connection, m
         conn.execute(COUNT_SQL, {**unknown, "match": "all", "sources": ["user-auto"]})
 
 
+RELATED_SQL = """
+SELECT * FROM related_tags(tags => %(tags)s::uuid[], match => %(match)s,
+                           sources => %(sources)s::text[], viewer_id => %(viewer)s,
+                           max_tags => %(max_tags)s, sample => %(sample)s)
+"""
+RELATED_ORACLE_SQL = """
+SELECT t.id AS tag_id, count(*) AS items
+  FROM unnest(%(ids)s::bigint[]) AS m(id)
+  JOIN content_tags ct ON ct.content_id = m.id
+  JOIN tags t ON t.id = ct.tag_id
+ WHERE t.id <> ALL (%(tags)s::uuid[])
+ GROUP BY t.id, t.name ORDER BY count(*) DESC, t.name LIMIT %(max_tags)s
+"""
+
+
+@pytest.mark.parametrize("match", ["all", "any"])
+def test_related_tags_count_the_newest_matches(conn: psycopg.Connection, match: str) -> None:
+    """Against the tags of the oracle's newest matches: others' private items never count."""
+    facets = 0
+    for tags in ([], [TAGS[0]], k_tags(3), RARE_TAGS):
+        for sources, viewer in SCOPES:
+            matches = oracle(conn, tags, match, sources, viewer)
+            for sample in (10_000, 30):
+                args = {"tags": tags, "match": match, "sources": sources, "viewer": viewer}
+                got = conn.execute(
+                    RELATED_SQL, {**args, "max_tags": 8, "sample": sample}
+                ).fetchall()
+                counted = matches[:sample]
+                expected = conn.execute(
+                    RELATED_ORACLE_SQL, {"ids": counted, "tags": tags, "max_tags": 8}
+                ).fetchall()
+                assert [(str(r["tag_id"]), r["items"]) for r in got] == [
+                    (str(r["tag_id"]), r["items"]) for r in expected
+                ], (tags, sources, sample)
+                assert all(r["sampled_items"] == len(counted) for r in got)
+                assert all(r["exact"] == (len(matches) < sample) for r in got)
+                facets += len(got)
+    assert facets > 100
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="max_tags must be between"):
+        conn.execute(
+            RELATED_SQL,
+            {
+                "tags": [],
+                "match": match,
+                "sources": None,
+                "viewer": None,
+                "max_tags": 0,
+                "sample": 10,
+            },
+        )
+
+
 def test_row_columns(conn: psycopg.Connection) -> None:
     row = conn.execute(
         "SELECT * FROM gallery_page(page_size => 1, sources => %s::text[])", (COMMUNITY,)

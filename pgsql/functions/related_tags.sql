@@ -1,0 +1,89 @@
+CREATE OR REPLACE FUNCTION gallery.related_tags(
+    tags      uuid[]  DEFAULT NULL,
+    match     text    DEFAULT 'all',
+    sources   text[]  DEFAULT NULL,   -- every source this caller may see
+    viewer_id bigint  DEFAULT NULL,
+    max_tags  integer DEFAULT 20,
+    sample    integer DEFAULT 1000)
+RETURNS TABLE (tag_id uuid, name text, items bigint, sampled_items bigint, exact boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SECURITY DEFINER  -- the reader role calls it with no right on the tables
+SET search_path = pg_catalog, gallery, pg_temp
+AS $$  -- noqa: PLPGSQL_CHECK the OUT columns are filled by RETURN QUERY EXECUTE, which the check cannot follow
+#variable_conflict use_variable
+DECLARE
+    v_sources text[];
+    v_tags uuid[];
+    v_tag_nos integer[];
+    v_cfg public.gallery_config;
+    v_walk boolean;
+BEGIN
+    /*
+    Contract: "narrow by" facets (Danbooru's related tags): the max_tags tags
+    most common among the items gallery_page would return for these filters
+    (same parameters, defaults and errors), the filter's own tags left out,
+    most common first (then by name). Counted over the newest `sample`
+    matches the viewer may see (others' private items never): items = how
+    many of them carry the tag, sampled_items = how many matches were
+    counted; exact = true when that is every match (fewer than `sample`), so
+    the counts are exact; otherwise they are counts in the newest `sample`.
+    Errors (22023): those of gallery_page's filters; max_tags outside
+    1..100; sample outside 1..100000.
+    Cost: gallery_plan's; the newest `sample` matches: where gallery_plan
+    would walk for a page, a walk of the (created_at, id) index; otherwise
+    every match from the GIN index on tag_nos and a top-N sort; then their
+    tag numbers grouped, one tags probe per distinct tag.
+    */
+    IF max_tags IS NULL OR max_tags NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'max_tags must be between 1 and 100, got %', coalesce(max_tags::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'max_tags => 20, for example';
+    END IF;
+    IF sample IS NULL OR sample NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'sample must be between 1 and 100000, got %', coalesce(sample::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'sample => 1000 counts tags over the newest 1,000 matches';
+    END IF;
+    SELECT * INTO v_cfg FROM public.gallery_config;
+    v_sources := _gallery_check_args(tags, match, sources, viewer_id, 1, NULL, 'strategy',
+                                     v_cfg.max_tags);
+    SELECT coalesce(array_agg(DISTINCT t), '{}') INTO v_tags FROM unnest(tags) AS t;
+    -- the tags' numbers; under all, a tag that does not exist matches nothing
+    SELECT CASE WHEN match = 'all' AND count(*) < cardinality(v_tags) THEN NULL
+                ELSE coalesce(array_agg(t.tag_no), '{}') END
+      INTO v_tag_nos
+      FROM public.tags t
+     WHERE t.id = ANY (v_tags);
+    IF v_tag_nos IS NULL OR (cardinality(v_tags) > 0 AND cardinality(v_tag_nos) = 0) THEN
+        RETURN;
+    END IF;
+    -- The newest matches: walked newest first where gallery_plan would walk for a
+    -- page (dense matches near the top), else all matches from the GIN index, then
+    -- the newest of them (a walk would pass everything newer than a rare or old tag).
+    SELECT p.strategy = 'order_first' INTO v_walk
+      FROM gallery_plan(v_tags, match, v_sources, viewer_id, 100) AS p;
+    RETURN QUERY EXECUTE format(  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
+        'WITH m AS MATERIALIZED ('
+        '    SELECT c.tag_nos FROM ('
+        '        SELECT i.tag_nos, i.created_at, i.id FROM public.content_items_all i'
+        '         WHERE %s AND %s'
+        '         %s) AS c'
+        '     ORDER BY c.created_at DESC, c.id DESC LIMIT $3)'
+        'SELECT t.id, t.name::text, c.n, (SELECT count(*) FROM m), (SELECT count(*) FROM m) < $3'
+        '  FROM (SELECT u.no, count(*) AS n FROM m CROSS JOIN LATERAL unnest(m.tag_nos) AS u(no)'
+        '         WHERE u.no <> ALL ($2) GROUP BY u.no) AS c'
+        '  JOIN public.tags t ON t.tag_no = c.no'
+        ' ORDER BY c.n DESC, t.name'
+        ' LIMIT $4',
+        _gallery_scope_sql(v_sources),
+        CASE WHEN cardinality(v_tag_nos) = 0 THEN 'true'
+             WHEN match = 'any' THEN 'i.tag_nos && $2'
+             ELSE 'i.tag_nos @> $2' END,
+        -- OFFSET 0 keeps the matches a subquery of their own: collected whole from
+        -- the index, not walked in order
+        CASE WHEN v_walk THEN '' ELSE 'OFFSET 0' END)
+      USING viewer_id, v_tag_nos, sample, max_tags;
+END
+$$;
+
+COMMENT ON FUNCTION gallery.related_tags(uuid[], text, text[], bigint, integer, integer) IS
+    'The tags most common among the newest matches of a gallery filter ("narrow by")';
