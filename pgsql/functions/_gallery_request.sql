@@ -71,11 +71,7 @@ BEGIN
     -- the tags' numbers in content_items_all.tag_nos; under 'all' a tag that
     -- does not exist leaves NULL: nothing can match
     IF k > 0 THEN
-        SELECT CASE WHEN p_match = 'all' AND count(*) < k THEN NULL
-                    ELSE coalesce(array_agg(t.tag_no ORDER BY t.tag_no), '{}') END
-          INTO tag_nos
-          FROM public.tags t
-         WHERE t.id = ANY (tags);
+        tag_nos := _gallery_tag_nos(tags, p_match);
     END IF;
     RETURN NEXT;
 END

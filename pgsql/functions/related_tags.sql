@@ -47,13 +47,8 @@ BEGIN
     v_sources := _gallery_check_args(tags, match, sources, viewer_id, 1, NULL, 'strategy',
                                      v_cfg.max_tags);
     SELECT coalesce(array_agg(DISTINCT t), '{}') INTO v_tags FROM unnest(tags) AS t;
-    -- the tags' numbers; under all, a tag that does not exist matches nothing
-    SELECT CASE WHEN match = 'all' AND count(*) < cardinality(v_tags) THEN NULL
-                ELSE coalesce(array_agg(t.tag_no), '{}') END
-      INTO v_tag_nos
-      FROM public.tags t
-     WHERE t.id = ANY (v_tags);
-    IF v_tag_nos IS NULL OR (cardinality(v_tags) > 0 AND cardinality(v_tag_nos) = 0) THEN
+    v_tag_nos := _gallery_tag_nos(tags, match);
+    IF v_tag_nos IS NULL OR (cardinality(tags) > 0 AND cardinality(v_tag_nos) = 0) THEN
         RETURN;
     END IF;
     -- The newest matches: walked newest first where gallery_plan would walk for a

@@ -115,8 +115,8 @@ MUTATIONS = [
     ),
     Mutation(
         "an unknown tag under all is ignored",
-        "_gallery_request.sql",
-        (("WHEN p_match = 'all' AND count(*) < k THEN NULL", "WHEN false THEN NULL"),),
+        "_gallery_tag_nos.sql",
+        (("CASE WHEN p_match = 'all'", "CASE WHEN false"),),
     ),
     Mutation(
         "cursor signature not checked",
