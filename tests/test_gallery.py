@@ -692,6 +692,10 @@ def test_planner_knobs(gallery_dsn: str) -> None:
         )
         dual = plan_of(c, [RARE_TAGS[2], *TAGS[:5]])
         assert dual["strategy"] == "two_phase" and len(dual["seed_tags"]) == 2
+        # the cap never leaves a walk longer than itself as the only plan
+        c.execute("UPDATE gallery_config SET seed_candidate_cap = 12")
+        assert plan_of(c, [TAGS[0], RARE_TAGS[0]])["strategy"] == "self_join"  # tag_array off
+        c.execute("UPDATE gallery_config SET seed_candidate_cap = DEFAULT")
         c.execute("UPDATE gallery_config SET enable_self_join = false")
         assert plan_of(c, [TAGS[0], RARE_TAGS[0]])["strategy"] == "two_phase"
         c.execute("UPDATE gallery_config SET enable_order_first = false")
