@@ -124,8 +124,8 @@ SELECT g, CASE WHEN g <= %(items)s THEN 'items' ELSE 'auto' END,
 """
 
 DENSE_LINKS_SQL = """
-INSERT INTO content_tags (content_id, content_source, tag_id)
-SELECT i.id, i.source_type, t.tag_id
+INSERT INTO content_tags (content_id, content_source, tag_id, created_at)
+SELECT i.id, i.source_type, t.tag_id, i.created_at
   FROM content_items_all i
  CROSS JOIN LATERAL (
      SELECT least(floor((hashint8extended(i.id, %(seed)s + 5) & 2147483647)
@@ -162,18 +162,19 @@ SELECT x + 1 AS content_id, p.tag_id
 """
 
 ZIPF_LINKS_SQL = """
-INSERT INTO content_tags (content_id, content_source, tag_id)
-SELECT l.content_id, CASE WHEN l.content_id <= %(items)s THEN 'items' ELSE 'auto' END, l.tag_id
+INSERT INTO content_tags (content_id, content_source, tag_id, created_at)
+SELECT i.id, i.source_type, l.tag_id, i.created_at
   FROM bench_zipf_links l
- WHERE l.content_id BETWEEN %(first)s AND %(last)s
+  JOIN content_items_all i ON i.id = l.content_id
+ WHERE l.content_id BETWEEN %(first)s AND %(last)s AND i.id BETWEEN %(first)s AND %(last)s
 """
 
 
 # Old tags: item x (its created_at in the oldest OLD_TIMELINE_SHARE of the timeline)
 # carries old tag n with probability share_n / OLD_TIMELINE_SHARE.
 OLD_LINKS_SQL = """
-INSERT INTO content_tags (content_id, content_source, tag_id)
-SELECT i.id, i.source_type, t.tag_id
+INSERT INTO content_tags (content_id, content_source, tag_id, created_at)
+SELECT i.id, i.source_type, t.tag_id, i.created_at
   FROM content_items_all i
   JOIN unnest(%(tag_ids)s::uuid[], %(shares)s::float8[]) WITH ORDINALITY AS t(tag_id, share, n)
     ON (hashint8extended(i.id * 1024 + t.n, %(seed)s + 6) & 2147483647) / 2147483648.0
@@ -213,8 +214,8 @@ SELECT q.item_id, CASE WHEN u.source < %(items_share)s THEN 'items' ELSE 'auto' 
 """
 
 ASKUBUNTU_LINKS_SQL = """
-INSERT INTO content_tags (content_id, content_source, tag_id)
-SELECT i.id, i.source_type, t.id
+INSERT INTO content_tags (content_id, content_source, tag_id, created_at)
+SELECT i.id, i.source_type, t.id, i.created_at
   FROM bench_askubuntu_links l
   JOIN content_items_all i ON i.id = l.item_id
   JOIN tags t ON t.name = l.tag

@@ -48,6 +48,7 @@ from pydeploy.errors import (
 )
 from pydeploy.legacy import BackfillBatch
 from pydeploy.lint import RULES, Baseline
+from pydeploy.postings import CompletionFailed
 from pydeploy.privileges import Roles
 from pydeploy.schedule import DEFAULT_REFRESH_SCHEDULE, PgCronMissing, crontab_alternative
 
@@ -274,6 +275,9 @@ def apply(
     except DeployError as e:
         _report(e, "apply failed, nothing was changed")
         sys.exit(e.exit_code)
+    except CompletionFailed as e:
+        _report(e, "apply incomplete")
+        sys.exit(e.exit_code)
     if output_format == "json":
         _echo_json(result.as_dict())
         return
@@ -295,6 +299,8 @@ def _print_apply(result: api.ApplyResult) -> None:
     for m in result.applied_migrations:
         click.echo(f"  {'would apply' if result.dry_run else 'applied'} migration {m}")
     _print_function_actions(result.function_actions, result.dry_run)
+    for step in result.online_steps:
+        click.echo(f"  {would}then, online: {step}")
     if result.grants:
         click.echo(f"  {would}create the roles or put their grants back in place")
 

@@ -32,7 +32,7 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import Migration, default_migration_table, read_migrations, topological_sort
 
-from pydeploy import adoption, health, privileges
+from pydeploy import adoption, health, postings, privileges
 from pydeploy.db import connect
 from pydeploy.errors import DeployError, PydeployError, Refused, UsageError, from_psycopg
 from pydeploy.health import HealthProblem
@@ -172,6 +172,7 @@ class ApplyResult:
     applied_migrations: list[str]
     function_actions: list[FunctionState]
     adoption_steps: list[str] = field(default_factory=list)
+    online_steps: list[str] = field(default_factory=list)  # after the transaction (postings)
     dry_run: bool = False
     seconds: float = 0.0
     grants: bool = False  # roles created or grants put back in place (pydeploy.privileges)
@@ -179,7 +180,11 @@ class ApplyResult:
     @property
     def changed(self) -> bool:
         return bool(
-            self.applied_migrations or self.function_actions or self.adoption_steps or self.grants
+            self.applied_migrations
+            or self.function_actions
+            or self.adoption_steps
+            or self.online_steps
+            or self.grants
         )
 
     @property
@@ -191,6 +196,7 @@ class ApplyResult:
             "dry_run": self.dry_run,
             "changed": self.changed,
             "adoption_steps": self.adoption_steps,
+            "online_steps": self.online_steps,
             "migrations": self.applied_migrations,
             "functions": [f.as_dict() for f in self.function_actions],
             "grants": self.grants,
@@ -629,9 +635,10 @@ def plan_apply(dsn: str | None, sql_dir: Path, roles: Roles = DEFAULT_ROLES) -> 
     st = status(dsn, sql_dir)
     with _guard("apply --dry-run"), connect(dsn) as conn:
         steps = adoption.plan(conn)
+        online = postings.pending(conn)
         grants = not privileges.in_place(conn.cursor(), roles)
     actions = [f for f in st.functions if f.action]
-    return ApplyResult(st.pending_migrations, actions, steps, dry_run=True, grants=grants)
+    return ApplyResult(st.pending_migrations, actions, steps, online, dry_run=True, grants=grants)
 
 
 def apply(
@@ -659,7 +666,12 @@ def apply(
         return plan
     if not plan.changed:
         return ApplyResult([], [], [], seconds=time.monotonic() - started)
-    total = len(plan.applied_migrations) + len(plan.function_actions) + len(plan.adoption_steps)
+    total = (
+        len(plan.applied_migrations)
+        + len(plan.function_actions)
+        + len(plan.adoption_steps)
+        + len(plan.online_steps)
+    )
     done_steps = 0
 
     def step(what: str) -> None:
@@ -668,30 +680,29 @@ def apply(
             on_step(what, done_steps, max(total, done_steps + 1))
         done_steps += 1
 
-    with (
-        _guard("apply"),
-        _exclusive(dsn) as side,
-        adoption.prepared(side) as steps,
-        _deploy_transaction(dsn) as (backend, cur),
-    ):
-        done_steps += len(steps)
-        applied = set(_applied_migration_ids(cur))
-        done = []
-        for m in _read_migrations(sql_dir):
-            if m.id not in applied:
-                step(f"migration {m.id}")
-                _run_migration(backend, cur, m, "apply")
-                done.append(m.id)
-        actions = _sync_functions(
-            cur,
-            sql_dir,
-            allowed_drops,
-            lambda f: step(f"{f.action} function {f.signature}"),
-        )
-        privileges.grant(cur, roles)
+    with _guard("apply"), _exclusive(dsn) as side:
+        with adoption.prepared(side) as steps, _deploy_transaction(dsn) as (backend, cur):
+            done_steps += len(steps)
+            applied = set(_applied_migration_ids(cur))
+            done = []
+            for m in _read_migrations(sql_dir):
+                if m.id not in applied:
+                    step(f"migration {m.id}")
+                    _run_migration(backend, cur, m, "apply")
+                    done.append(m.id)
+            actions = _sync_functions(
+                cur,
+                sql_dir,
+                allowed_drops,
+                lambda f: step(f"{f.action} function {f.signature}"),
+            )
+            privileges.grant(cur, roles)
+        online = postings.complete(side, step)
     if on_step is not None:
         on_step("done", total, total)
-    return ApplyResult(done, actions, steps, seconds=time.monotonic() - started, grants=plan.grants)
+    return ApplyResult(
+        done, actions, steps, online, seconds=time.monotonic() - started, grants=plan.grants
+    )
 
 
 # -- rollback ----------------------------------------------------------------------

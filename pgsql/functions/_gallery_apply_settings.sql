@@ -12,13 +12,13 @@ BEGIN
     caller's values when they return: nothing leaks into the session (a
     variable set here that is not in their SET clauses would leak).
       work_mem          gallery_config.max_work_mem_mb
-      order_first       sequential and bitmap scans and sorts off: the walk in
-                        keyset order, stopping at the page, is the only plan
-                        left (see _gallery_order_first_sql)
+      order_first,      sequential and bitmap scans and sorts off: the walk in
+      tag_walk          keyset order, stopping at the page, is the only plan
+                        left (see _gallery_order_first_sql, _gallery_tag_walk_sql)
     Cost: none.
     */
     PERFORM set_config('work_mem', p_work_mem_mb || 'MB', true);
-    IF p_strategy = 'order_first' THEN
+    IF p_strategy IN ('order_first', 'tag_walk') THEN
         PERFORM set_config('enable_seqscan', 'off', true);
         PERFORM set_config('enable_bitmapscan', 'off', true);
         PERFORM set_config('enable_sort', 'off', true);

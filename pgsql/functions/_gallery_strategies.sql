@@ -30,7 +30,9 @@ AS $$
         ('tag_union', ARRAY['any'], true,
          'the items of any of the tags, each once'),
         ('tag_array', ARRAY['all', 'any'], true,
-         'the items from the GIN index on tag_nos (@> all, && any), then a top-N sort')
+         'the items from the GIN index on tag_nos (@> all, && any), then a top-N sort'),
+        ('tag_walk', ARRAY['all', 'any'], true,
+         'the rarest tag''s items newest first, test each item''s tag_nos (any: each tag''s, merged)')
     ) AS c(strategy, matches, needs_tags, summary)
 $$;
 

@@ -25,6 +25,8 @@ AS $$
                                      p_use_tag_array)
         WHEN 'tag_array' THEN
             _gallery_tag_array_sql(p_match, p_sources, p_forward, p_has_cursor)
+        WHEN 'tag_walk' THEN
+            _gallery_tag_walk_sql(p_match, p_k, p_sources, p_forward, p_has_cursor)
         WHEN 'self_join' THEN
             _gallery_tag_first_page_sql(_gallery_self_join_sql(p_k),
                                         p_sources, p_forward, p_has_cursor)

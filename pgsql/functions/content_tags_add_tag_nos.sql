@@ -4,9 +4,10 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 BEGIN
-    -- Contract: AFTER INSERT / AFTER UPDATE ... FOR EACH STATEMENT on content_tags with
-    -- the new rows as new_links: their tags' numbers are queued for the items'
-    -- tag_nos; content_tags_apply_tag_nos writes them at commit. No item is locked here.
+    -- Contract: AFTER INSERT FOR EACH STATEMENT on content_tags with the new rows as
+    -- new_links: their tags' numbers are queued for the items' tag_nos (updates:
+    -- content_tags_update_tag_nos); content_tags_apply_tag_nos writes them at commit.
+    -- No item is locked here.
     -- Cost: one pass over the statement's rows, one queue row per distinct item.
     INSERT INTO public.tag_nos_pending (content_id, content_source, added)
     SELECT l.content_id, l.content_source, array_agg(DISTINCT t.tag_no)

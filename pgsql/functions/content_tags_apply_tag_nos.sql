@@ -12,7 +12,11 @@ BEGIN
     -- inserted again is there); a number whose tag no longer exists is removed. Each
     -- new array is computed from the item row as it is now, so concurrent writers
     -- never lose each other's tags. Deletes what it applied.
-    -- Cost: one primary-key probe and one update per item with queued changes.
+    -- With the items locked, their links' created_at is aligned with the item's as it
+    -- is now (a link inserted while another transaction re-dated its item read the
+    -- date before that commit; content_tags_take_created_at).
+    -- Cost: one primary-key probe and one update per item with queued changes, and a
+    -- read of its links (rewritten only where a date differs: after such a race).
     DELETE FROM public.tag_nos_pending_xact WHERE xact = NEW.xact;
     PERFORM 1
        FROM public.content_items_all i
@@ -20,6 +24,22 @@ BEGIN
                                         FROM public.tag_nos_pending p WHERE p.xact = NEW.xact)
       ORDER BY i.id, i.source_type
         FOR NO KEY UPDATE OF i;
+    -- (a statement's triggers fire even when it updates nothing: update only on a mismatch)
+    IF EXISTS (SELECT 1
+                 FROM public.tag_nos_pending p
+                 JOIN public.content_items_all i
+                   ON i.id = p.content_id AND i.source_type = p.content_source
+                 JOIN public.content_tags ct
+                   ON ct.content_id = i.id AND ct.content_source = i.source_type
+                WHERE p.xact = NEW.xact AND ct.created_at IS DISTINCT FROM i.created_at) THEN
+        UPDATE public.content_tags ct
+           SET created_at = i.created_at
+          FROM public.content_items_all i
+         WHERE (i.id, i.source_type) IN (SELECT p.content_id, p.content_source
+                                           FROM public.tag_nos_pending p WHERE p.xact = NEW.xact)
+           AND ct.content_id = i.id AND ct.content_source = i.source_type
+           AND ct.created_at IS DISTINCT FROM i.created_at;
+    END IF;
     WITH queued AS (
         DELETE FROM public.tag_nos_pending p WHERE p.xact = NEW.xact
         RETURNING p.seq, p.content_id, p.content_source, p.added, p.removed

@@ -4,10 +4,9 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 BEGIN
-    -- Contract: AFTER DELETE / AFTER UPDATE ... FOR EACH STATEMENT on content_tags with
-    -- the old rows as old_links: their tags' numbers are queued to leave the items'
-    -- tag_nos (an update then queues the new rows' numbers, see
-    -- content_tags_add_tag_nos); written at commit by content_tags_apply_tag_nos.
+    -- Contract: AFTER DELETE FOR EACH STATEMENT on content_tags with the old rows as
+    -- old_links: their tags' numbers are queued to leave the items' tag_nos (updates:
+    -- content_tags_update_tag_nos); written at commit by content_tags_apply_tag_nos.
     -- Cost: one pass over the statement's rows, one queue row per distinct item.
     INSERT INTO public.tag_nos_pending (content_id, content_source, removed)
     SELECT l.content_id, l.content_source, array_agg(DISTINCT t.tag_no)

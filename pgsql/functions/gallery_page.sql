@@ -21,6 +21,7 @@ SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for th
 SET enable_bitmapscan = on
 SET enable_sort = on
 SET jit = off  -- compiling a page's query costs more than running it
+SET max_parallel_workers_per_gather = 0  -- starting a worker costs more than a page's walk
 AS $$  -- noqa: PLPGSQL_CHECK the OUT columns are filled by RETURN QUERY EXECUTE, which the check cannot follow
 #variable_conflict use_column
 DECLARE

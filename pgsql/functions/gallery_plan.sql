@@ -155,11 +155,23 @@ BEGIN
                                  ELSE rarest_count * 15 END
                             + estimated_candidates * 7)
                WHEN 'tag_union' THEN to_jsonb(v_links * 0.5 + estimated_candidates * 7)
+               WHEN 'tag_walk' THEN
+                   CASE WHEN match = 'any' THEN to_jsonb((page_size + k) * 2.0 + k * 5)
+                        ELSE to_jsonb(least(rarest_count, (page_size + 1) * rarest_count
+                                                          / greatest(estimated_candidates, 1))
+                                      * 2.0) END
            END)
       INTO v_costs
       FROM _gallery_strategies() AS c
      WHERE match = ANY (c.matches)
-       AND (c.strategy <> 'tag_array' OR v_cfg.enable_tag_array);
+       AND (c.strategy <> 'tag_array' OR v_cfg.enable_tag_array)
+       -- tag_walk needs its index built (pydeploy apply builds it online after migration
+       -- 0011) and, under all, the tag_nos test
+       AND (c.strategy <> 'tag_walk'
+            OR ((match = 'any' OR v_cfg.enable_tag_array)
+                AND EXISTS (SELECT 1 FROM pg_index x
+                             WHERE x.indexrelid = to_regclass('public.content_tags_tag_created_idx')
+                               AND x.indisvalid)));
     IF EXISTS (SELECT 1 FROM jsonb_each(v_costs) AS e WHERE jsonb_typeof(e.value) = 'null') THEN
         RAISE EXCEPTION 'gallery_plan has no cost formula for strategy %, match %',
             (SELECT string_agg(e.key, ', ') FROM jsonb_each(v_costs) AS e
@@ -177,9 +189,11 @@ BEGIN
              WHEN 'group_having' THEN v_cfg.enable_group_having
                                       AND rarest_count <= v_cfg.group_having_rarest_ceiling
              WHEN 'two_phase' THEN v_cfg.enable_two_phase
+             WHEN 'tag_walk' THEN v_cfg.enable_tag_walk
              ELSE true
            END
-       AND (s = 'order_first'
+       -- a walk stops at the page: the cap is for strategies that read all candidates
+       AND (s IN ('order_first', 'tag_walk')
             OR (CASE WHEN match = 'any' THEN v_links ELSE rarest_count END)
                <= v_cfg.seed_candidate_cap
             OR NOT v_cfg.enable_order_first
