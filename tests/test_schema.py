@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import psycopg
 import pytest
 
-from pydeploy import api
+from pydeploy import api, postings
 from tests.conftest import SQL_DIR
 
 
@@ -100,7 +101,10 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
             "gin (tag_nos) WITH (fastupdate='on', gin_pending_list_limit='1024')",
         ),
         ("content_tags", "btree (content_id, content_source, tag_id)"),
-        ("content_tags", "btree (tag_id, content_source, content_id)"),
+        (
+            "content_tags",
+            "btree (tag_id, created_at DESC, content_id DESC) INCLUDE (content_source)",
+        ),
     ]
     # no legacy column, so no dual write and no backfill work list
     assert rows(deployed_dsn, "SELECT to_regclass('legacy_tags_backfill')") == [(None,)]
@@ -216,6 +220,15 @@ SELECT i.id, i.tag_nos, coalesce(l.nos, '{}')
 """
 
 
+# links whose created_at is not their item's (content_tags_tag_created_idx's order)
+LINK_DATE_DRIFT_SQL = """
+SELECT ct.content_id, ct.tag_id, ct.created_at, i.created_at
+  FROM content_tags ct
+  LEFT JOIN content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
+ WHERE ct.created_at IS DISTINCT FROM i.created_at
+"""
+
+
 def test_tag_nos_follow_content_tags(gallery: str) -> None:
     owl = "00000000-0000-0000-0000-000000000003"
     assert rows(gallery, "SELECT count(*) FROM content_items_all WHERE tag_nos <> '{}'")[0][0] > 10
@@ -230,6 +243,11 @@ def test_tag_nos_follow_content_tags(gallery: str) -> None:
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
     execute(
         gallery,
+        "UPDATE content_items_all SET created_at = created_at - interval '1 year' WHERE id % 4 = 0",
+    )
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    execute(
+        gallery,
         "UPDATE content_tags SET tag_id = %s WHERE tag_id = '00000000-0000-0000-0000-000000000001'"
         " AND NOT EXISTS (SELECT 1 FROM content_tags o WHERE o.content_id = content_tags.content_id"
         "                 AND o.tag_id = %s)",
@@ -239,6 +257,7 @@ def test_tag_nos_follow_content_tags(gallery: str) -> None:
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
     execute(gallery, "DELETE FROM tags WHERE name = 'dog'")
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
     execute(gallery, "TRUNCATE content_tags")
     assert rows(gallery, "SELECT count(*) FROM content_items_all WHERE tag_nos <> '{}'") == [(0,)]
 
@@ -292,3 +311,125 @@ def test_tag_nos_are_filled_when_the_migration_is_applied_to_existing_links(gall
     api.apply(gallery, SQL_DIR)
     assert rows(gallery, "SELECT count(*) FROM content_items_all WHERE tag_nos <> '{}'")[0][0] > 10
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+
+
+def test_links_carry_their_items_created_at(gallery: str) -> None:
+    assert rows(gallery, "SELECT count(*) FROM content_tags")[0][0] > 30
+    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    # a date a writer passes is checked at commit, a date written later is replaced
+    execute(gallery, "DELETE FROM content_tags WHERE content_id IN (3, 4)")
+    execute(
+        gallery,
+        "INSERT INTO content_tags (content_id, content_source, tag_id, created_at)"
+        " SELECT i.id, i.source_type, t.id, i.created_at + (i.id - 3) * interval '1 day'"
+        "   FROM content_items_all i, tags t WHERE i.id IN (3, 4)",
+    )
+    execute(gallery, "UPDATE content_tags SET created_at = 'epoch' WHERE content_id % 5 = 1")
+    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    # re-dating an item re-dates its links, in the same transaction
+    with psycopg.connect(gallery) as conn:
+        conn.execute("UPDATE content_items_all SET created_at = now() WHERE id IN (5, 6)")
+        assert conn.execute(LINK_DATE_DRIFT_SQL).fetchall() == []
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM content_tags WHERE content_id IN (5, 6)"
+                " AND created_at > now() - interval '1 minute'"
+            ).fetchone()[0]
+            == rows(gallery, "SELECT count(*) FROM content_tags WHERE content_id IN (5, 6)")[0][0]
+            > 0
+        )
+    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+
+
+@pytest.mark.parametrize("first", ["link inserted", "item re-dated"])
+def test_a_link_inserted_while_its_item_is_redated_takes_the_new_date(
+    gallery: str, first: str
+) -> None:
+    """The link reads the item's date before the other transaction commits; the
+    commit (which locks the item) must not let it keep the old one."""
+    execute(gallery, "DELETE FROM content_tags WHERE content_id = 4")
+    redate = "UPDATE content_items_all SET created_at = created_at + interval '7 days' WHERE id = 4"
+    link = "INSERT INTO content_tags SELECT 4, 'auto', id FROM tags WHERE name = 'cat'"
+    linker = psycopg.connect(gallery)
+    redater = psycopg.connect(gallery)
+    try:
+        if first == "link inserted":
+            linker.execute(link)
+            redater.execute(redate)
+            redater.commit()  # its links update cannot see the uncommitted link
+            linker.commit()
+        else:
+            redater.execute(redate)
+            linker.execute(link)  # reads the date before the re-dating commits
+            committing = threading.Thread(target=linker.commit)
+            committing.start()  # waits on the item row the re-dating holds
+            committing.join(0.5)
+            redater.commit()
+            committing.join()
+    finally:
+        linker.close()
+        redater.close()
+    assert rows(gallery, "SELECT count(*) FROM content_tags WHERE content_id = 4") == [(1,)]
+    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+
+
+def test_the_time_ordered_tag_index_is_completed_online_and_resumes(gallery: str) -> None:
+    """Migration 0011 applied to a table with links leaves the fill and the index to
+    pydeploy apply's online steps; an interrupted completion resumes."""
+    assert api.rollback(gallery, SQL_DIR, to="0010").rolled_back == [
+        "0011_tag_postings_in_time_order"
+    ]
+    assert api.apply(gallery, SQL_DIR, dry_run=True).online_steps == [
+        "fill content_tags.created_at online, in batches of item ids",
+        f"build index {postings.NEW_INDEX} concurrently (reads and writes go on)",
+        f"drop index {postings.OLD_INDEX} concurrently",
+    ]
+    # the completion stops (its connection killed) while its fill waits on a locked link
+    blocker = psycopg.connect(gallery)
+    killed: list[int] = []
+
+    def kill_the_waiting_fill() -> None:
+        for _ in range(100):
+            waiting = blocker.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+            ).fetchall()
+            if waiting:
+                blocker.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+                killed.append(waiting[0][0])
+                break
+            time.sleep(0.1)
+        blocker.rollback()
+
+    killer = threading.Thread(target=kill_the_waiting_fill)
+
+    def on_step(step: str, done: int, total: int) -> None:
+        if step.startswith("fill"):  # the migration has committed
+            blocker.execute("SELECT 1 FROM content_tags WHERE content_id = 2 FOR UPDATE")
+            killer.start()
+
+    try:
+        with pytest.raises(postings.CompletionFailed) as failed:
+            api.apply(gallery, SQL_DIR, on_step=on_step)
+        killer.join()
+    finally:
+        blocker.close()
+    assert killed, "the fill never waited on the locked link"
+    assert "fill content_tags.created_at" in failed.value.message
+    assert "0011_tag_postings_in_time_order" in api.status(gallery, SQL_DIR).applied_migrations
+    # gallery_plan does not consider tag_walk until its index is there
+    plan_reason = "SELECT reason FROM gallery.gallery_plan(ARRAY[%s]::uuid[])"
+    cat = "00000000-0000-0000-0000-000000000001"
+    assert "tag_walk" not in rows(gallery, plan_reason, cat)[0][0]
+    result = api.apply(gallery, SQL_DIR)
+    assert result.online_steps[0].startswith("fill")
+    assert api.apply(gallery, SQL_DIR, dry_run=True).online_steps == []
+    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(
+        gallery,
+        "SELECT indexrelid::regclass::text, indisvalid FROM pg_index"
+        " WHERE indrelid = 'content_tags'::regclass ORDER BY 1",
+    ) == [("content_tags_pkey", True), (postings.NEW_INDEX, True)]
+    assert "tag_walk" in rows(gallery, plan_reason, cat)[0][0]

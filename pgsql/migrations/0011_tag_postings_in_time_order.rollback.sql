@@ -11,10 +11,10 @@ CREATE TRIGGER content_tags_sync_updated_tag_nos_1
 CREATE TRIGGER content_tags_sync_updated_tag_nos_2
     AFTER UPDATE ON content_tags REFERENCING NEW TABLE AS new_links
     FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_add_tag_nos();
-DROP FUNCTION gallery.content_tags_update_tag_nos();
+DROP FUNCTION IF EXISTS gallery.content_tags_update_tag_nos();
 DROP TRIGGER content_items_all_redate_tags ON content_items_all;
 DROP TRIGGER content_tags_take_created_at_update ON content_tags;
 DROP TRIGGER content_tags_take_created_at_insert ON content_tags;
-DROP FUNCTION gallery.content_items_all_redate_tags();
-DROP FUNCTION gallery.content_tags_take_created_at();
+DROP FUNCTION IF EXISTS gallery.content_items_all_redate_tags();
+DROP FUNCTION IF EXISTS gallery.content_tags_take_created_at();
 ALTER TABLE content_tags DROP COLUMN created_at;

@@ -27,12 +27,13 @@ COMMENT ON COLUMN content_tags.created_at IS
     'The item''s created_at, kept by triggers (any value written is replaced); NULL only before the online fill';
 
 -- The functions' bodies are in pgsql/functions/, deployed right after the migrations
--- in the same transaction.
-CREATE FUNCTION gallery.content_tags_take_created_at() RETURNS trigger
+-- in the same transaction (OR REPLACE: after a rollback of this migration, the files
+-- have made them again).
+CREATE OR REPLACE FUNCTION gallery.content_tags_take_created_at() RETURNS trigger
 LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
-CREATE FUNCTION gallery.content_items_all_redate_tags() RETURNS trigger
+CREATE OR REPLACE FUNCTION gallery.content_items_all_redate_tags() RETURNS trigger
 LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
-CREATE FUNCTION gallery.content_tags_update_tag_nos() RETURNS trigger
+CREATE OR REPLACE FUNCTION gallery.content_tags_update_tag_nos() RETURNS trigger
 LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 
 DROP TRIGGER content_tags_sync_updated_tag_nos_1 ON content_tags;
