@@ -15,6 +15,7 @@ import psycopg
 import psycopg.sql
 from rich.progress import Progress
 
+from bench import counts as bench_counts
 from bench import loadtest
 from bench import run as bench_run
 from bench.generate import DATASETS, check_request, generate
@@ -219,6 +220,34 @@ def run_command(
         click.echo(f"FAILED: {problem}", err=True)
     if report.mismatches or report.errors:
         raise SystemExit(1)
+
+
+@main.command("count")
+@click.option("--dsn", help="A database with the package applied and data (default: bench_zipf).")
+@click.option("--dataset-label", help="Name of the outputs (default: the database's name).")
+@click.option("--seed", default=1, show_default=True, help="Picks the tags and viewers.")
+@click.option(
+    "--out",
+    default=Path("bench/results"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+def count_command(dsn: str | None, dataset_label: str | None, seed: int, out: Path) -> None:
+    """gallery_count's estimate against the exact count and against independence, per
+    query class: error, whether the stated interval held, server time; writes
+    <out>/count-<label>.json and .md and prints the markdown. Refresh the statistics
+    first (SELECT gallery.gallery_stats_refresh())."""
+    dsn = dsn or psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname="bench_zipf")
+    label = dataset_label or psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "bench"
+    report = bench_counts.run(
+        dsn,
+        label=str(label),
+        seed=seed,
+        command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+    )
+    paths = bench_counts.write_outputs(report, out)
+    click.echo(paths["md"].read_text())
+    click.echo("written: " + ", ".join(str(p) for p in paths.values()), err=True)
 
 
 @main.command("loadtest")

@@ -34,6 +34,7 @@ ADMIN_TABLES = {
     "gallery_telemetry_summary": "SELECT",
     "tag_cardinality_stats": "SELECT",
     "tag_pair_stats": "SELECT",
+    "count_sample_bits": "SELECT",
 }
 
 

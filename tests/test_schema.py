@@ -66,6 +66,7 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("content_items_auto_more", "r", ""),
         ("content_items_more", "r", ""),
         ("content_tags", "r", ""),
+        ("count_sample_bits", "r", ""),
         ("gallery_config", "r", ""),
         ("gallery_schema_origin", "r", ""),
         ("gallery_telemetry", "r", ""),

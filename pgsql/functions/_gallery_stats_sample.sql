@@ -22,9 +22,16 @@ BEGIN
           seen at least 20 times: lift = items with both / the number
           independence predicts, counted in as many sampled items as keep
           the pairs under p_pair_budget rows (a pair never seen counts as
-          half an item, so that lift stays a usable upper estimate).
+          half an item, so that lift stays a usable upper estimate);
+      count_sample_bits, the sample itself for gallery_count's estimate: a
+          bit string over the sample's positions per tag (tag_no), per
+          creator, per source (with the partition's exact size) and for the
+          items that are not private.
     Cost: one sampling pass over content_items_all (Bernoulli reads every
-    page), a sort of the sample, and at most p_pair_budget pair rows grouped.
+    page), a sort of the sample, at most p_pair_budget pair rows grouped;
+    the bit strings: one sort of the sample's links, sample-size characters
+    per tag and creator seen in it (~0.1 s for 20,000 items with 3,000 tags),
+    and a count of each partition (an index-only scan).
     */
     SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_items
       FROM pg_class c
@@ -34,7 +41,8 @@ BEGIN
     -- the delete touch disjoint rows.
     RETURN QUERY
     WITH sample AS MATERIALIZED (
-        SELECT i.source_type, i.created_at, i.tag_nos, row_number() OVER () AS n
+        SELECT i.source_type, i.created_at, i.tag_nos, i.is_private, i.creator_id,
+               row_number() OVER () AS n
           FROM public.content_items_all i
                TABLESAMPLE BERNOULLI (least(100, 100.0 * p_sample_rows / greatest(v_items, 1)))
                REPEATABLE (20260101)
@@ -97,6 +105,41 @@ BEGIN
     ), removed AS (
         DELETE FROM public.tag_pair_stats ps
          WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.tag_a = ps.tag_a AND f.tag_b = ps.tag_b)
+    ), sampled AS (
+        SELECT count(*)::integer AS m FROM sample
+    ), bits AS MATERIALIZED (  -- bit i = the sample's item at position n - 1
+        SELECT 'tag' AS dimension, u.tag_no::bigint AS key,
+               _gallery_bits(array_agg((x.n - 1)::integer), (SELECT m FROM sampled)) AS bits,
+               NULL::bigint AS population
+          FROM sample x CROSS JOIN LATERAL unnest(x.tag_nos) AS u(tag_no)
+         GROUP BY u.tag_no
+        UNION ALL
+        SELECT 'creator', x.creator_id::bigint,
+               _gallery_bits(array_agg((x.n - 1)::integer), (SELECT m FROM sampled)), NULL
+          FROM sample x
+         WHERE x.creator_id IS NOT NULL
+         GROUP BY x.creator_id
+        UNION ALL
+        SELECT 'source', s.key,
+               _gallery_bits(ARRAY(SELECT (x.n - 1)::integer FROM sample x
+                                    WHERE x.source_type = s.source_type),
+                             (SELECT m FROM sampled)),
+               (SELECT count(*) FROM public.content_items_all i
+                 WHERE i.source_type = s.source_type)
+          FROM (VALUES ('items', 0), ('auto', 1)) AS s(source_type, key)
+        UNION ALL
+        SELECT 'public', 0,
+               _gallery_bits(ARRAY(SELECT (x.n - 1)::integer FROM sample x WHERE NOT x.is_private),
+                             (SELECT m FROM sampled)), NULL
+    ), bits_upserted AS (
+        INSERT INTO public.count_sample_bits AS cb (dimension, key, bits, population, updated_at)
+        SELECT b.dimension, b.key, b.bits, b.population, now() FROM bits b
+        ON CONFLICT (dimension, key)
+        DO UPDATE SET bits = EXCLUDED.bits, population = EXCLUDED.population,
+                      updated_at = EXCLUDED.updated_at
+    ), bits_removed AS (
+        DELETE FROM public.count_sample_bits cb
+         WHERE NOT EXISTS (SELECT 1 FROM bits b WHERE b.dimension = cb.dimension AND b.key = cb.key)
     )
     SELECT (SELECT count(*) FROM sample), (SELECT count(*) FROM fresh);
 END

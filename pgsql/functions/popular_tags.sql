@@ -14,7 +14,10 @@ BEGIN
     Contract: the most used tags, most items first (then by name), with how
     many items carry them: in one source ('items' or 'auto') or both (NULL),
     optionally only those with min_count..max_count items. Counts come from
-    tag_cardinality_stats (as fresh as its last refresh). Errors (22023): max_tags
+    tag_cardinality_stats (as fresh as its last refresh).
+    Every item carrying the tag at the last refresh is counted, other users'
+    private items included: for a viewer an upper bound of what gallery_page
+    shows (gallery_count counts what the viewer may see). Errors (22023): max_tags
     outside 1..1000, an unknown source, min_count > max_count.
     Cost: one pass over tag_cardinality_stats (2 rows per tag) and a top-N sort.
     */

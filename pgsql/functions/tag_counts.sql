@@ -9,7 +9,10 @@ BEGIN
     /*
     Contract: for each given tag that exists (in the order given, duplicates
     once), how many items of each source carry it and in all, from
-    tag_cardinality_stats (0 when it has no row yet). Unknown ids are left
+    tag_cardinality_stats (0 when it has no row yet).
+    Every item carrying the tag at the last refresh is counted, other users'
+    private items included: for a viewer an upper bound of what gallery_page
+    shows (gallery_count counts what the viewer may see). Unknown ids are left
     out. Errors (22023): tag_ids NULL or with a NULL element.
     Cost: two primary-key probes per tag.
     */

@@ -10,7 +10,10 @@ BEGIN
     /*
     Contract: tags whose name starts with prefix (case-insensitive; % and _
     are plain characters), most used first, then by name, with their item
-    counts (tag_cardinality_stats). Errors (22023): prefix NULL or empty,
+    counts (tag_cardinality_stats).
+    Every item carrying the tag at the last refresh is counted, other users'
+    private items included: for a viewer an upper bound of what gallery_page
+    shows (gallery_count counts what the viewer may see). Errors (22023): prefix NULL or empty,
     max_tags outside 1..100.
     Cost: a range scan of tags_lower_name_prefix_idx over the matching names
     and a top-N sort of them: milliseconds on 20,000 tags even for one letter.

@@ -1,0 +1,1 @@
+DROP TABLE public.count_sample_bits;
