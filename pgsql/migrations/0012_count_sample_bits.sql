@@ -1,4 +1,4 @@
--- depends: 0010_package_schema
+-- depends: 0011_tag_postings_in_time_order
 -- What gallery_count's estimate mode reads: the stats sample of items that
 -- gallery_stats_refresh() already draws (_gallery_stats_sample), kept as bit strings
 -- over its positions, one per tag, per creator, per source and for "not private".
