@@ -17,13 +17,14 @@ after/gin/rum follow their own keyset from their own previous page, before
 jumps with OFFSET.
 
 gallery_page's overhead: with gallery_page (the planner's pick) on a class,
-in turns with it, the SQL it runs for that page, bare: the text ``_gallery_strategy_sql``
-builds from what ``_gallery_request`` returns for the same arguments, PREPAREd
-with the parameter types gallery_page passes and EXECUTEd with the same values,
-in a transaction with gallery_page's settings (its SET clauses, then
-``_gallery_apply_settings``) and a custom plan per run (as EXECUTE ... USING
-plans for the values of each call); timed and checked like the rest. The
-overhead is gallery_page's median minus the bare SQL's.
+in turns with it, the query it runs for that page, bare: its strategy's function
+(``_gallery_<strategy>``, an SQL function PostgreSQL inlines) PREPAREd with the
+parameter types gallery_page passes and EXECUTEd with the values
+``_gallery_request`` returns for the same arguments, in a transaction with
+gallery_page's settings (its SET clauses, among them a generic plan made once,
+then ``_gallery_apply_settings``); timed and checked like the rest. The
+overhead is gallery_page's median minus the bare query's: the checks, the
+planner, the item rows and their cursors.
 
 Also measured: an insert of one item with INSERT_TAGS tags through the parent
 (rows deleted afterwards), gallery_stats_refresh(), gallery_plan alone (the
@@ -58,15 +59,20 @@ from pydeploy import api, catalogue
 
 PLANNER = "planner"
 BARE = "planner's SQL, bare"
-# $1..$7 of a strategy's SQL (_gallery_strategy_sql), typed as gallery_page passes them
+# the arguments of a strategy's function (_gallery_<strategy>), typed as gallery_page passes them
 STRATEGY_PARAMETER_TYPES = (
-    "bigint",  # viewer_id
-    "timestamptz",  # the cursor's created_at
-    "bigint",  # the cursor's id
     "uuid[]",  # tags, rarest first
-    "integer",  # page size
-    "uuid[]",  # two_phase's seed tags
     "integer[]",  # the tags' numbers
+    "text",  # match
+    "text[]",  # source types in scope
+    "text[]",  # ... whose viewer's own items are
+    "text[]",  # ... whose other creators' public items are
+    "bigint",  # viewer_id
+    "timestamptz",  # the cursor's created_at (or the first page's sentinel)
+    "bigint",  # the cursor's id
+    "boolean",  # has a cursor
+    "boolean",  # direction next
+    "integer",  # rows to read: page size + 1
 )
 BARE_STATEMENT = "gallery_bare"
 
@@ -294,14 +300,12 @@ def _measure(conn: psycopg.Connection, query: Query, runs: int) -> Measurement:
     return _measure_in_turns(conn, [(query, nullcontext)], runs)[0]
 
 
-# What gallery_page runs for a page: its strategy, work_mem, the strategy's SQL and the
-# parameter values (_gallery_request's, passed as in gallery_page's EXECUTE ... USING).
+# What gallery_page runs for a page: its strategy, work_mem, and the strategy function's
+# arguments (_gallery_request's values, passed as gallery_page passes them).
 STRATEGY_SQL = """
 SELECT r.strategy, r.max_work_mem_mb,
-       gallery._gallery_strategy_sql(r.strategy, %(match)s::text, r.k, r.sources, r.forward,
-                             r.after_id IS NOT NULL, r.use_tag_array),
-       %(viewer)s::bigint, r.after_created_at, r.after_id, r.tags, %(page_size)s::integer,
-       r.seed_tags, r.tag_nos
+       r.tags, r.tag_nos, %(match)s::text, r.types, r.own, r.others, %(viewer)s::bigint,
+       r.after_created_at, r.after_id, r.has_cursor, r.forward, %(page_size)s::integer + 1
   FROM gallery._gallery_request(%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer,
                         %(match)s::text, %(sources)s::text[], %(viewer)s::bigint, 'next',
                         %(strategy)s::text) AS r
@@ -332,11 +336,16 @@ def _prepared_bare(
     """PREPARE the SQL gallery_page runs for this page (planner's pick), typed as
     gallery_page passes its parameters; DEALLOCATE it after."""
     _, params = gallery_page_query(qc, cursor, None)
-    strategy, work_mem_mb, text, *values = conn.execute(STRATEGY_SQL, params).fetchone()
+    strategy, work_mem_mb, *values = conn.execute(STRATEGY_SQL, params).fetchone()
     name = sql.Identifier(BARE_STATEMENT)
     types = [sql.SQL(t) for t in STRATEGY_PARAMETER_TYPES]
     conn.execute(
-        sql.SQL("PREPARE {} ({}) AS {}").format(name, sql.SQL(", ").join(types), sql.SQL(text))
+        sql.SQL("PREPARE {} ({}) AS SELECT * FROM gallery.{}({})").format(
+            name,
+            sql.SQL(", ").join(types),
+            sql.Identifier(f"_gallery_{strategy}"),
+            sql.SQL(", ").join(sql.SQL(f"${n}") for n in range(1, len(types) + 1)),
+        )
     )
     # the values as typed literals: EXECUTE's arguments cannot be untyped parameters (NULL)
     arguments = sql.SQL(", ").join(
@@ -353,13 +362,11 @@ def _prepared_bare(
 @contextmanager
 def _gallery_page_settings(conn: psycopg.Connection, bare: BareQuery) -> Iterator[None]:
     """A transaction (rolled back) with the settings gallery_page runs its query with:
-    its SET clauses, then _gallery_apply_settings; a plan for each EXECUTE's values."""
+    its SET clauses (a generic plan, made once, as gallery_page's statement), then
+    _gallery_apply_settings."""
     with conn.transaction(force_rollback=True):
         conn.execute(GALLERY_PAGE_SETTINGS_SQL)
-        conn.execute(
-            "SELECT gallery._gallery_apply_settings(%s, %s)", (bare.strategy, bare.work_mem_mb)
-        )
-        conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        conn.execute("SELECT gallery._gallery_apply_settings(%s)", (bare.work_mem_mb,))
         yield
 
 
@@ -760,10 +767,10 @@ def _overhead_lines(report: Report) -> list[str]:
         "## gallery_page's overhead",
         "",
         "The planner's pick run bare, in turns with gallery_page: the SQL "
-        "`_gallery_strategy_sql` builds for the page, with the parameter values "
-        "`_gallery_request` gives gallery_page, gallery_page's settings and a plan per run "
-        "(see bench/run.py). overhead = gallery_page's median minus the bare SQL's: argument "
-        "checks, gallery_plan (alone: last column), the statement's parse, the item rows "
+        "function `_gallery_<strategy>` for the page, with the parameter values "
+        "`_gallery_request` gives gallery_page, gallery_page's settings and its generic plan "
+        "(see bench/run.py). overhead = gallery_page's median minus the bare query's: "
+        "argument checks, the planner (gallery_plan alone: last column), the item rows "
         "and their cursors. ms, median / p95.",
         "",
         "| class | pick | gallery_page | best baseline | pick / best baseline "

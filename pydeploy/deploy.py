@@ -294,14 +294,15 @@ def _registry_exists(cur: psycopg.Cursor) -> bool:
 def _canonical_signature(cur: psycopg.Cursor, f: FunctionFile) -> str:
     """``name(type,type)`` as PostgreSQL prints a regprocedure, for a function that may
     not exist yet (its types are then spelled as PostgreSQL would, where they exist)."""
-    existing = _scalar(cur, "SELECT to_regprocedure(%s)::text", (f.signature,))
-    if existing:
-        return str(existing)
     spelled = [
-        _scalar(cur, "SELECT format_type(to_regtype(%s), NULL)", (t,)) or t
-        for t in f.argument_types
+        _scalar(cur, "SELECT format_type(to_regtype(%s), NULL)", (t,)) for t in f.argument_types
     ]
-    return f"{f.qualified_name}({','.join(spelled)})"
+    if all(spelled):  # (to_regprocedure raises for a type that does not exist yet)
+        existing = _scalar(cur, "SELECT to_regprocedure(%s)::text", (f.signature,))
+        if existing:
+            return str(existing)
+    types = (s or t for s, t in zip(spelled, f.argument_types, strict=True))
+    return f"{f.qualified_name}({','.join(types)})"
 
 
 def _definition_sha(cur: psycopg.Cursor, signature: str) -> str | None:

@@ -540,9 +540,7 @@ BAD_CALLS = [
         "tags has 21 distinct tags, more than the 20 allowed",
     ),
     ({"strategy": "fastest"}, "strategy must be one of"),
-    ({"strategy": "tag_union", "tags": [TAGS[0]]}, "does not implement match 'all'"),
-    ({"strategy": "self_join", "tags": [TAGS[0]], "match": "any"}, "does not implement"),
-    ({"strategy": "two_phase"}, "strategy two_phase needs tags"),
+    ({"strategy": "tag_walk"}, "strategy tag_walk needs tags"),
     ({"cursor": "not a cursor"}, "cursor is not a gallery_page cursor"),
 ]
 
@@ -592,14 +590,15 @@ def test_cursor_must_match_filters_and_be_intact(conn: psycopg.Connection) -> No
     # page_size and direction are not filters: a cursor serves any page size
     assert page(conn, tags=[TAGS[0]], sources=COMMUNITY, page_size=7, cursor=cursor)
 
-    decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    parts = decoded.split("|")
-    altered_id = "|".join([*parts[:2], str(int(parts[2]) - 1), *parts[3:]])
-    other_version = "|".join(["g9", *parts[1:]])
+    parts = cursor.split(".")
+    altered_id = ".".join([*parts[:2], str(int(parts[2]) - 1), *parts[3:]])
+    other_version = ".".join(["g9", *parts[1:]])
+    earlier_release = base64.urlsafe_b64encode("|".join(["g1", *parts[1:]]).encode()).decode()
     variants = {
         "truncated": (cursor[:-4], "corrupted"),
-        "altered": (base64.urlsafe_b64encode(altered_id.encode()).decode(), "corrupted"),
-        "version": (base64.urlsafe_b64encode(other_version.encode()).decode(), "incompatible"),
+        "altered": (altered_id, "corrupted"),
+        "version": (other_version, "incompatible"),
+        "earlier release": (earlier_release, r"incompatible version \(g1\)"),
         "garbage": ("!!!", "not a gallery_page cursor"),
         "empty": ("", "not a gallery_page cursor"),
     }
@@ -653,53 +652,60 @@ def plan_of(conn: psycopg.Connection, tags: list[str], match: str = "all") -> di
     ).fetchone()
 
 
-def test_planner_picks_by_cardinality(conn: psycopg.Connection) -> None:
+def cheapest(plan: dict) -> str:
+    """The allowed strategy with the lowest estimated cost (costs: null = not allowed)."""
+    allowed = {s: c for s, c in plan["costs"].items() if c is not None}
+    return min(allowed, key=lambda s: (allowed[s], s))
+
+
+def test_planner_picks_the_cheapest_estimate(conn: psycopg.Connection) -> None:
     assert plan_of(conn, [])["strategy"] == "order_first"
     dense = plan_of(conn, TAGS[:2])
-    assert dense["strategy"] == "order_first" and dense["k"] == 2
+    assert dense["strategy"] == "order_first" and dense["k"] == 2  # matches everywhere
     rare = plan_of(conn, [TAGS[0], RARE_TAGS[0]])  # tag21 is on ~2% of items
-    assert rare["strategy"] == "tag_array"
+    assert rare["strategy"] != "order_first"
     assert str(rare["tag_ids"][0]) == RARE_TAGS[0] and rare["rarest_count"] == min(
         rare["tag_counts"]
     )
-    assert plan_of(conn, [RARE_TAGS[0], RARE_TAGS[1]], "any")["strategy"] == "tag_array"
-    assert plan_of(conn, TAGS[:2], "any")["strategy"] == "order_first"
-    many = plan_of(conn, [RARE_TAGS[2], *TAGS[:5]])
-    assert many["strategy"] == "tag_array" and "cheapest of" in many["reason"]
-    assert "self_join" not in many["reason"].split(" by estimate")[0]  # K > small_k_threshold
-    assert not many["stats_stale"]
-    with conn.transaction(force_rollback=True):
-        conn.execute("UPDATE gallery_config SET enable_tag_array = false")
-        assert plan_of(conn, [TAGS[0], RARE_TAGS[0]])["strategy"] == "self_join"
-        assert plan_of(conn, [RARE_TAGS[0], RARE_TAGS[1]], "any")["strategy"] == "tag_union"
-        assert plan_of(conn, [RARE_TAGS[2], *TAGS[:5]])["strategy"] == "two_phase"
-        assert "tag_array" not in plan_of(conn, [RARE_TAGS[0]])["reason"]
-        conn.execute("UPDATE gallery_config SET enable_two_phase = false")
-        assert plan_of(conn, [RARE_TAGS[2], *TAGS[:5]])["strategy"] in (
-            "group_having",
-            "order_first",
-        )
+    for tags, match in (
+        ([], "all"),
+        (TAGS[:2], "all"),
+        ([TAGS[0], RARE_TAGS[0]], "all"),
+        ([RARE_TAGS[2], *TAGS[:5]], "all"),
+        ([RARE_TAGS[0], RARE_TAGS[1]], "any"),
+        (TAGS[:2], "any"),
+    ):
+        plan = plan_of(conn, tags, match)
+        assert plan["strategy"] == cheapest(plan), (tags, match, plan["costs"])
+        assert "by estimate" in plan["reason"] or not tags
+        assert not plan["stats_stale"]
 
 
 def test_planner_knobs(gallery_dsn: str) -> None:
+    rare_pair = [TAGS[0], RARE_TAGS[0]]
     with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
-        c.execute("UPDATE gallery_config SET enable_tag_array = false")
-        c.execute("UPDATE gallery_config SET group_having_rarest_ceiling = 0")
-        assert plan_of(c, [RARE_TAGS[2], *TAGS[:5]])["strategy"] == "two_phase"
+        for knob, strategy in (
+            ("enable_tag_array", "tag_array"),
+            ("enable_tag_walk", "tag_walk"),
+            ("enable_order_first", "order_first"),
+        ):
+            c.execute(f"UPDATE gallery_config SET {knob} = false")
+            for tags, match in ((rare_pair, "all"), (TAGS[:2], "all"), (RARE_TAGS[:2], "any")):
+                plan = plan_of(c, tags, match)
+                assert plan["costs"][strategy] is None and plan["strategy"] != strategy
+                assert plan["strategy"] == cheapest(plan)
+            c.execute(f"UPDATE gallery_config SET {knob} = true")
+        # tag_array reads every match: past the cap only when every walk reads even more
+        c.execute("UPDATE gallery_config SET seed_candidate_cap = 1")
+        plan = plan_of(c, rare_pair)
+        walks = min(plan["costs"]["tag_walk"], plan["costs"]["order_first"])
+        assert (plan["costs"]["tag_array"] is None) == (walks <= 1)
+        c.execute("UPDATE gallery_config SET enable_tag_walk = false, enable_order_first = false")
+        assert plan_of(c, rare_pair)["strategy"] == "tag_array"  # none left: tag_array
         c.execute(
-            "UPDATE gallery_config SET two_phase_min_k_for_dual_seed = 2,"
-            " two_phase_dual_seed_floor = 0"
+            "UPDATE gallery_config SET seed_candidate_cap = DEFAULT,"
+            " enable_tag_walk = true, enable_order_first = true"
         )
-        dual = plan_of(c, [RARE_TAGS[2], *TAGS[:5]])
-        assert dual["strategy"] == "two_phase" and len(dual["seed_tags"]) == 2
-        # the cap never leaves a walk longer than itself as the only plan
-        c.execute("UPDATE gallery_config SET seed_candidate_cap = 12")
-        assert plan_of(c, [TAGS[0], RARE_TAGS[0]])["strategy"] == "self_join"  # tag_array off
-        c.execute("UPDATE gallery_config SET seed_candidate_cap = DEFAULT")
-        c.execute("UPDATE gallery_config SET enable_self_join = false")
-        assert plan_of(c, [TAGS[0], RARE_TAGS[0]])["strategy"] == "two_phase"
-        c.execute("UPDATE gallery_config SET enable_order_first = false")
-        assert plan_of(c, TAGS[:2])["strategy"] == "two_phase"
         c.execute("DELETE FROM tag_cardinality_stats")
         stale = plan_of(c, TAGS[:2])
         assert stale["stats_stale"] and "gallery_stats_refresh" in stale["reason"]
@@ -713,7 +719,6 @@ def test_planner_knobs(gallery_dsn: str) -> None:
 @pytest.mark.parametrize(
     ("setting", "constraint"),
     [
-        ("small_k_threshold = -1", "small_k_threshold_range"),
         ("seed_candidate_cap = 0", "seed_candidate_cap_range"),
         ("max_work_mem_mb = 100000", "max_work_mem_mb_range"),
         ("telemetry_sample_rate = 1.5", "telemetry_sample_rate_range"),

@@ -101,7 +101,7 @@ def test_the_reader_can_do_nothing_else(
 
 
 def test_forcing_a_strategy_is_for_the_admin(gallery_dsn: str, logins: dict[str, str]) -> None:
-    call = "SELECT id FROM gallery.gallery_page(ARRAY[%s]::uuid[], strategy => 'self_join')"
+    call = "SELECT id FROM gallery.gallery_page(ARRAY[%s]::uuid[], strategy => 'tag_walk')"
     with login_as(gallery_dsn, logins["reader"]) as reader:
         with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
             reader.execute(call, (TAGS[0],))
@@ -186,7 +186,7 @@ def test_objects_planted_in_public_change_nothing(gallery_dsn: str) -> None:
             ).fetchall()
             c.execute(
                 "SELECT * FROM gallery.gallery_page(%s::uuid[], match => 'any',"
-                " sources => '{community-auto}', strategy => 'tag_union')",
+                " sources => '{community-auto}', strategy => 'tag_walk')",
                 (tags,),
             ).fetchall()
             c.execute("SELECT * FROM gallery.gallery_stats_refresh()")

@@ -5,31 +5,26 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
 SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 DECLARE
-    v_text text;
-    v_parts text[];
-    v_base64 text;
+    v_parts text[] := string_to_array(p_cursor, '.');
 BEGIN
     /*
     Contract: the position (created_at, id) a row_cursor of gallery_page
-    continues after (format: see gallery_page, where cursors are made). Raises invalid_parameter_value (22023), naming the cursor
-    parameter, with a HINT to start from the first page, when the cursor is not
-    one of ours (garbage, truncated, edited: bad signature), comes from an
-    incompatible version, or was made for other filters than p_filter_hash.
-    Infinite positions ('Infinity', '-Infinity': items whose created_at is
-    infinite) are PostgreSQL's infinite timestamps, ordered as it orders them.
-    Cost: one base64 decode and one sha256.
+    continues after. Format (made in gallery_page):
+      g2.<created_at in µs since 1970, or Infinity/-Infinity>.<id>.<filter hash>.<sig>
+    sig = the first 20 hex digits of HMAC-SHA-256(payload, cursor_secret)
+    (pgcrypto's hmac), payload being the text before the last dot. Raises
+    invalid_parameter_value (22023), naming the cursor parameter, with a HINT
+    to start from the first page, when the cursor is not one of ours
+    (garbage, truncated, edited: bad signature), comes from an incompatible
+    version (g1: the base64 cursors of earlier releases), or was made for
+    other filters than p_filter_hash. Infinite positions are PostgreSQL's
+    infinite timestamps, ordered as it orders them.
+    Cost: one split and one HMAC.
     */
-    v_base64 := translate(p_cursor, '-_', '+/');
-    v_base64 := v_base64 || repeat('=', (4 - length(v_base64) % 4) % 4);
-    BEGIN
-        v_text := convert_from(decode(v_base64, 'base64'), 'UTF8');
-    EXCEPTION WHEN OTHERS THEN
-        v_text := NULL;
-    END;
-    v_parts := string_to_array(v_text, '|');
-    IF v_parts[1] IS DISTINCT FROM 'g1' THEN
-        IF v_parts[1] ~ '^g[0-9]+$' THEN
-            RAISE EXCEPTION 'cursor comes from an incompatible version (%) of gallery_page', v_parts[1]
+    IF v_parts[1] IS DISTINCT FROM 'g2' THEN
+        IF v_parts[1] ~ '^g[0-9]+$' OR p_cursor LIKE 'ZzF8%' THEN  -- base64 of 'g1|'
+            RAISE EXCEPTION 'cursor comes from an incompatible version (%) of gallery_page',
+                            CASE WHEN p_cursor LIKE 'ZzF8%' THEN 'g1' ELSE v_parts[1] END
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'start from the first page: call gallery_page with cursor => NULL';
         END IF;
@@ -39,9 +34,8 @@ BEGIN
     END IF;
     IF cardinality(v_parts) <> 5
        OR v_parts[2] !~ '^-?([0-9]{1,19}|Infinity)$' OR v_parts[3] !~ '^-?[0-9]{1,19}$'
-       OR v_parts[5] IS DISTINCT FROM left(encode(sha256(convert_to(
-              p_secret || '|' || array_to_string(v_parts[1:4], '|') || '|' || p_secret,
-              'UTF8')), 'hex'), 16)
+       OR v_parts[5] IS DISTINCT FROM left(encode(public.hmac(array_to_string(v_parts[1:4], '.'),
+                                                              p_secret, 'sha256'), 'hex'), 20)
     THEN
         RAISE EXCEPTION 'cursor is corrupted or was altered'
             USING ERRCODE = 'invalid_parameter_value',

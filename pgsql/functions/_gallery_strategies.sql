@@ -10,29 +10,20 @@ AS $$
     that do not need them apply), and what it reads, in a line.
     The one list of strategies: _gallery_check_args takes from it which
     names exist and what each accepts (and words its errors and HINTs with
-    it), gallery_plan estimates exactly the strategies that serve the match,
-    the tests and the bench read it (pydeploy/catalogue.py reads this file).
-    Each strategy has its SQL in _gallery_<strategy>_sql (its final text for
-    every match, scope, direction and cursor is in tests/golden/strategies/)
-    and its cost formula in gallery_plan; the tests check that every
-    catalogued strategy has both, and that nothing else has either.
+    it), the tests and the bench read it (pydeploy/catalogue.py reads this
+    file). Each strategy's whole query is its function _gallery_<strategy>
+    (same parameters for all), which gallery_page runs inlined into its
+    statement, and its cost formula is in _gallery_choose; the tests check
+    that every catalogued strategy has both, and that nothing else has either.
     Cost: none (constants).
     */
     SELECT * FROM (VALUES
         ('order_first', ARRAY['all', 'any'], false,
-         'walk the items newest first from the cursor, test each item''s tags'),
-        ('self_join', ARRAY['all'], true,
-         'the rarest tag''s items, one primary-key probe per other tag'),
-        ('group_having', ARRAY['all'], true,
-         'the links of all the tags, grouped by item, kept with K of them'),
-        ('two_phase', ARRAY['all'], true,
-         'the seed tags'' items, then one range probe per seed counting its tags'),
-        ('tag_union', ARRAY['any'], true,
-         'the items of any of the tags, each once'),
-        ('tag_array', ARRAY['all', 'any'], true,
-         'the items from the GIN index on tag_nos (@> all, && any), then a top-N sort'),
+         'walk the items newest first from the cursor, test each item''s tag_nos'),
         ('tag_walk', ARRAY['all', 'any'], true,
-         'the rarest tag''s items newest first, test each item''s tag_nos (any: each tag''s, merged)')
+         'walk the rarest tag''s items newest first, test each item''s tag_nos (any: each tag''s)'),
+        ('tag_array', ARRAY['all', 'any'], true,
+         'the items from the GIN index on tag_nos (@> all, && any), then a top-N sort')
     ) AS c(strategy, matches, needs_tags, summary)
 $$;
 

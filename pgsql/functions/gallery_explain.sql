@@ -13,35 +13,50 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER  -- the admin role calls it without reading the tables itself
 SET search_path = pg_catalog, gallery, pg_temp
 SET work_mem = '64MB'
-SET enable_seqscan = on     -- _gallery_apply_settings may turn these off for the call
+SET enable_seqscan = on     -- turned off for the explained query, this call only
 SET enable_bitmapscan = on
 SET enable_sort = on
+SET plan_cache_mode = force_generic_plan  -- as gallery_page plans its statement
 SET jit = off  -- compiling a page's query costs more than running it
 SET max_parallel_workers_per_gather = 0  -- starting a worker costs more than a page's walk
 AS $$
 DECLARE
     v_req record;
-    v_sql text;
+    v_function text;
 BEGIN
     /*
     Contract: for DBAs. Same arguments (and the same errors) as gallery_page;
-    returns the plan decision (strategy, why, K, rarest count, estimate) and
-    then EXPLAIN (ANALYZE, BUFFERS) of the SQL that strategy runs for this
-    page, or plain EXPLAIN (the query does not run) when measure is false.
-    Cost: gallery_page's when measure is true (the query runs).
+    returns the plan decision (strategy, estimated costs, K, rarest count,
+    estimate) and then EXPLAIN (ANALYZE, BUFFERS) of the query that strategy
+    runs for this page (its function, inlined), planned as gallery_page plans
+    it (a generic plan, with the same settings), or plain EXPLAIN (the query
+    does not run) when measure is false.
+    Cost: gallery_page's when measure is true (the query runs), plus the
+    planning of the query.
     */
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
-    PERFORM _gallery_apply_settings(v_req.strategy, v_req.max_work_mem_mb);  -- this call only
-    RETURN NEXT format('strategy: %s (%s)', v_req.strategy, v_req.reason);
+    RETURN NEXT format('strategy: %s (%s; estimated costs in µs: %s)', v_req.strategy,
+                       CASE WHEN v_req.forced THEN 'forced by the strategy argument'
+                            ELSE 'the cheapest by estimate' END, v_req.costs);
     RETURN NEXT format('tags: %s (rarest first), rarest on %s items, ~%s candidates',
                        v_req.k, v_req.rarest_count, v_req.estimated_candidates);
-    v_sql := _gallery_strategy_sql(v_req.strategy, match, v_req.k, v_req.sources,
-                                   v_req.forward, v_req.after_id IS NOT NULL, v_req.use_tag_array);
-    RETURN QUERY EXECUTE format('EXPLAIN (%s) %s',  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
-                                CASE WHEN measure THEN 'ANALYZE, BUFFERS' ELSE 'COSTS' END, v_sql)
-        USING viewer_id, v_req.after_created_at, v_req.after_id, v_req.tags, page_size,
-              v_req.seed_tags, v_req.tag_nos;
+    PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
+    IF EXISTS (SELECT 1 FROM pg_prepared_statements WHERE name = 'gallery_explained') THEN
+        DEALLOCATE gallery_explained;  -- left by a call that failed half-way
+    END IF;
+    v_function := '_gallery_' || v_req.strategy;
+    EXECUTE format(
+        'PREPARE gallery_explained (uuid[], integer[], text, text[], text[], text[], bigint,'
+        ' timestamptz, bigint, boolean, boolean, integer) AS'
+        ' SELECT * FROM gallery.%I($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+        v_function);
+    RETURN QUERY EXECUTE format(
+        'EXPLAIN (%s) EXECUTE gallery_explained (%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+        CASE WHEN measure THEN 'ANALYZE, BUFFERS' ELSE 'COSTS' END,
+        v_req.tags, v_req.tag_nos, match, v_req.types, v_req.own, v_req.others, viewer_id,
+        v_req.after_created_at, v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1);
+    DEALLOCATE gallery_explained;
 END
 $$;
 

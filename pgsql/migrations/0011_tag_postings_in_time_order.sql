@@ -30,11 +30,11 @@ COMMENT ON COLUMN content_tags.created_at IS
 -- in the same transaction (OR REPLACE: after a rollback of this migration, the files
 -- have made them again).
 CREATE OR REPLACE FUNCTION gallery.content_tags_take_created_at() RETURNS trigger
-LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NEW; END';
 CREATE OR REPLACE FUNCTION gallery.content_items_all_redate_tags() RETURNS trigger
-LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
 CREATE OR REPLACE FUNCTION gallery.content_tags_update_tag_nos() RETURNS trigger
-LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
 
 DROP TRIGGER content_tags_sync_updated_tag_nos_1 ON content_tags;
 DROP TRIGGER content_tags_sync_updated_tag_nos_2 ON content_tags;

@@ -35,58 +35,72 @@ MUTATIONS = [
     Mutation(
         "page ordered by id only",
         "gallery_page.sql",
-        ((" ORDER BY s.item_created_at DESC, s.item_id DESC'", " ORDER BY s.item_id DESC'"),),
+        (
+            (
+                "         ORDER BY s.item_created_at DESC, s.item_id DESC;",
+                "         ORDER BY s.item_id DESC;",
+            ),
+        ),
     ),
     Mutation(
         "order_first walks in id order",
-        "_gallery_order_first_sql.sql",
-        (("' ORDER BY i.created_at %s, i.id %s'", "' ORDER BY i.id %s, i.id %s'"),),
-    ),
-    Mutation(
-        "keyset <= instead of <",
-        "_gallery_keyset_sql.sql",
-        (("'(i.created_at, i.id) < ($2, $3)'", "'(i.created_at, i.id) <= ($2, $3)'"),),
-    ),
-    Mutation(
-        "self_join ignores the third and later tags",
-        "_gallery_self_join_sql.sql",
-        (("generate_series(2, p_k)", "generate_series(2, least(p_k, 2))"),),
-    ),
-    Mutation(
-        "privacy check dropped for community-regular",
-        "_gallery_scope_sql.sql",
+        "_gallery_order_first.sql",
         (
             (
-                "THEN '(i.creator_id = $1 OR NOT i.is_private)'",
-                "THEN CASE WHEN v.src = 'items' THEN 'true'"
-                " ELSE '(i.creator_id = $1 OR NOT i.is_private)' END",
-            ),
-            (
-                "THEN '(i.creator_id IS DISTINCT FROM $1 AND NOT i.is_private)'",
-                "THEN CASE WHEN v.src = 'items' THEN 'i.creator_id IS DISTINCT FROM $1'"
-                " ELSE '(i.creator_id IS DISTINCT FROM $1 AND NOT i.is_private)' END",
+                "      ORDER BY i.created_at DESC, i.id DESC",
+                "      ORDER BY i.id DESC, i.created_at DESC",
             ),
         ),
+    ),
+    Mutation(
+        "keyset <= without excluding the cursor's own row",
+        "_gallery_order_first.sql",
+        (
+            (
+                "(i.created_at, i.id) <= (p_after_at, p_after_id)\n        AND NOT (p_has_cursor",
+                "(i.created_at, i.id) <= (p_after_at, p_after_id)\n        AND NOT (false",
+            ),
+        ),
+    ),
+    Mutation(
+        "tag_walk under all ignores the other tags",
+        "_gallery_tag_walk.sql",
+        (
+            (
+                "        AND i.tag_nos @> p_tag_nos\n"
+                "        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,\n"
+                "                                      p_own, p_others, p_viewer_id)\n"
+                "      ORDER BY ct.created_at DESC",
+                "        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,\n"
+                "                                      p_own, p_others, p_viewer_id)\n"
+                "      ORDER BY ct.created_at DESC",
+            ),
+        ),
+    ),
+    Mutation(
+        "privacy check dropped",
+        "_gallery_in_scope.sql",
+        (("AND NOT p_is_private\n", "\n"),),
     ),
     Mutation(
         "cursor time truncated to milliseconds",
         "gallery_page.sql",
         (
             (
-                "THEN trunc(extract(epoch FROM i.created_at'",
-                "THEN trunc(extract(epoch FROM date_trunc(''milliseconds'', i.created_at)'",
+                "THEN trunc(extract(epoch FROM i.created_at",
+                "THEN trunc(extract(epoch FROM date_trunc('milliseconds', i.created_at)",
             ),
         ),
     ),
     Mutation(
         "prev returns one row too many",
         "gallery_page.sql",
-        (("' WHERE s.n <= $10'", "' WHERE s.n <= $10 + (''%1$s'' = ''ASC'')::int'"),),
+        (("ELSE s.older END <= page_size", "ELSE s.older - 1 END <= page_size"),),
     ),
     Mutation(
         "has_more says no more on every page",
         "gallery_page.sql",
-        (("'       s.found > $10'", "'       false'"),),
+        (("               s.found > page_size", "               false"),),
     ),
     Mutation(
         "a cursor of another viewer accepted",
@@ -99,24 +113,32 @@ MUTATIONS = [
         ),
     ),
     Mutation(
-        "tag-first strategies' row lookup skips the scope check",
-        "_gallery_tag_first_page_sql.sql",
+        "tag_walk's walks under any skip the scope check",
+        "_gallery_tag_walk.sql",
         (
             (
-                "p_matches_sql, _gallery_scope_sql(p_sources), v_keyset.keyset_predicate",
-                "p_matches_sql, 'true', v_keyset.keyset_predicate",
+                "               AND gallery._gallery_in_scope(i.source_type, i.creator_id,"
+                " i.is_private,\n"
+                "                                             p_own, p_others, p_viewer_id)\n"
+                "             ORDER BY ct.created_at DESC",
+                "             ORDER BY ct.created_at DESC",
             ),
         ),
     ),
     Mutation(
         "tag_array treats any as all",
-        "_gallery_tag_array_sql.sql",
-        (("THEN 'i.tag_nos && $7'", "THEN 'i.tag_nos @> $7'"),),
+        "_gallery_tag_array.sql",
+        (
+            (
+                "WHERE p_match = 'any' AND i.tag_nos && p_tag_nos",
+                "WHERE p_match = 'any' AND i.tag_nos @> p_tag_nos",
+            ),
+        ),
     ),
     Mutation(
         "an unknown tag under all is ignored",
         "_gallery_tag_nos.sql",
-        (("CASE WHEN p_match = 'all'", "CASE WHEN false"),),
+        (("    IF p_match = 'all'\n", "    IF false\n"),),
     ),
     Mutation(
         "cursor signature not checked",

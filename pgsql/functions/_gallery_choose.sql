@@ -1,0 +1,136 @@
+CREATE OR REPLACE FUNCTION gallery._gallery_choose(
+    p_cfg public.gallery_config, p_tags uuid[], p_match text, p_types text[],
+    p_page_size integer, p_strategy text)
+RETURNS TABLE (strategy text, tag_ids uuid[], tag_counts bigint[], rarest_count bigint,
+               estimated_candidates bigint, items_in_scope bigint, walk_skip double precision,
+               costs jsonb, stats_stale boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, gallery, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_k integer := cardinality(p_tags);
+    v_total double precision;
+    v_walk_ready boolean;
+    v_links double precision;
+    v_density double precision;
+    v_walk double precision;
+    c_order_first double precision;
+    c_tag_array double precision;
+    c_tag_walk double precision;
+    v_array_capped boolean;
+BEGIN
+    /*
+    Contract: the planner's core, for gallery_page (through _gallery_request)
+    and gallery_plan, which check the arguments first: p_tags distinct,
+    p_types the source types in scope ('items', 'auto'), p_strategy a forced
+    strategy or NULL. Returns the strategy to run (the forced one, or the
+    cheapest allowed by estimate), the tags rarest first with their counts,
+    the estimates, and each strategy's estimated cost in microseconds
+    (costs: NULL for a strategy not allowed here).
+    Inputs: per tag, the items carrying it in those partitions
+    (tag_cardinality_stats; fallback_default_count without one) and the
+    share of the feed newer than its items (newer_share); under all, the
+    lift of each other tag with the rarest (tag_pair_stats: how much more or
+    less often they meet than independence predicts); the partitions' sizes
+    (pg_class.reltuples); whether content_tags_tag_created_idx is built
+    (tag_walk needs it); the knobs.
+    Estimates (docs/planner.md), in microseconds as measured at full scale:
+      order_first  ~1.0 per item walked: the newer part of the feed the tags'
+                   items start after (newer_share: all, the latest start; any,
+                   the earliest), then page_size / (share of items matching)
+      tag_walk     all: ~2.0 per posting of the rarest tag walked, page_size
+                   / (share of its items that match), at most its count;
+                   any: ~2.0 per posting, page_size + 1 per tag
+      tag_array    ~0.05 per posting and tag (all) or ~0.02 per posting
+                   (any), ~1.0 per match
+    The share under all: the rarest tag's, times each other tag's share
+    times its lift with the rarest. Allowed: the enable_* knobs; tag_array
+    (which reads every match) only while the rarest tag (all) or the tags
+    together (any) have at most seed_candidate_cap items, or when the best
+    walk is estimated to read more than that; none allowed: tag_array.
+    Without tags: order_first.
+    Cost: one statement reading one stats row per tag and source, one pair
+    row per tag (all), two pg_class rows.
+    */
+    -- (every query here keeps its plan whatever the values: PostgreSQL caches a
+    -- generic one after a few calls, and gallery_page asks for generic plans)
+    SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_total
+      FROM pg_class c
+     WHERE c.oid = ANY (ARRAY[CASE WHEN 'items' = ANY (p_types) THEN 'public.content_items'::regclass END,
+                              CASE WHEN 'auto' = ANY (p_types) THEN 'public.content_items_auto'::regclass END]);
+    v_total := greatest(v_total, 1);
+    items_in_scope := v_total::bigint;
+    IF v_k = 0 THEN
+        strategy := coalesce(p_strategy, 'order_first');
+        tag_ids := '{}';
+        tag_counts := '{}';
+        estimated_candidates := items_in_scope;
+        stats_stale := false;
+        costs := jsonb_build_object('order_first', p_page_size * 1.0);
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    SELECT array_agg(u.tag ORDER BY s.n, u.tag), array_agg(s.n ORDER BY s.n, u.tag),
+           min(s.n), sum(s.n), bool_or(s.stale),
+           CASE WHEN p_match = 'any' THEN min(coalesce(s.newer, 0)) ELSE max(coalesce(s.newer, 0)) END,
+           (SELECT x.indisvalid FROM pg_index x
+             WHERE x.indexrelid = to_regclass('public.content_tags_tag_created_idx'))
+      INTO tag_ids, tag_counts, rarest_count, v_links, stats_stale, walk_skip, v_walk_ready
+      FROM unnest(p_tags) AS u(tag)
+     CROSS JOIN LATERAL (
+           SELECT coalesce(sum(st.cardinality), p_cfg.fallback_default_count)::bigint AS n,
+                  min(st.newer_share) AS newer,
+                  coalesce(bool_or(st.updated_at < now() - make_interval(
+                               secs => p_cfg.freshness_seconds)), true) AS stale
+             FROM public.tag_cardinality_stats st
+            WHERE st.tag_id = u.tag AND st.content_source = ANY (p_types)) AS s;
+    IF p_match = 'any' THEN
+        v_density := least(1.0, v_links / v_total);
+        estimated_candidates := least(v_links, v_total)::bigint;
+    ELSE
+        SELECT exp(sum(ln(greatest(least(
+                   u.n / v_total
+                   * coalesce(CASE WHEN u.ord > 1 THEN
+                                  (SELECT ps.lift FROM public.tag_pair_stats ps
+                                    WHERE ps.tag_a = least(u.tag, tag_ids[1])
+                                      AND ps.tag_b = greatest(u.tag, tag_ids[1])) END, 1),
+                   1.0), 1e-12))))
+          INTO v_density
+          FROM unnest(tag_ids, tag_counts) WITH ORDINALITY AS u(tag, n, ord);
+        estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
+    END IF;
+    v_walk := least(v_total, v_total * walk_skip
+                             + p_page_size / greatest(v_density / greatest(1 - walk_skip, 1e-6), 1e-12));
+
+    c_order_first := CASE WHEN p_cfg.enable_order_first THEN v_walk * 1.0 END;
+    c_tag_walk := CASE WHEN p_cfg.enable_tag_walk AND coalesce(v_walk_ready, false) THEN
+                      CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0
+                           ELSE least(rarest_count, (p_page_size + 1) * rarest_count
+                                                    / greatest(estimated_candidates, 1)) * 2.0 END
+                  END;
+    v_array_capped := (CASE WHEN p_match = 'any' THEN v_links ELSE rarest_count END)
+                      > p_cfg.seed_candidate_cap
+                      -- the cap must never leave a walk that reads even more as the only plan
+                      AND least(coalesce(c_order_first, 'Infinity'), coalesce(c_tag_walk, 'Infinity'))
+                          <= p_cfg.seed_candidate_cap;
+    c_tag_array := CASE WHEN p_cfg.enable_tag_array AND NOT v_array_capped THEN
+                       CASE WHEN p_match = 'any' THEN v_links * 0.02 + estimated_candidates * 1.0
+                            ELSE rarest_count * 0.05 * v_k + estimated_candidates * 1.0 END
+                   END;
+    costs := jsonb_build_object('order_first', c_order_first, 'tag_walk', c_tag_walk,
+                                'tag_array', c_tag_array);
+    strategy := coalesce(p_strategy,
+                         CASE WHEN c_tag_walk <= coalesce(c_order_first, 'Infinity')
+                                   AND c_tag_walk <= coalesce(c_tag_array, 'Infinity')
+                                  THEN 'tag_walk'
+                              WHEN c_order_first <= coalesce(c_tag_array, 'Infinity')
+                                  THEN 'order_first'
+                              ELSE 'tag_array' END);
+    RETURN NEXT;
+END
+$$;
+
+COMMENT ON FUNCTION gallery._gallery_choose(public.gallery_config, uuid[], text, text[], integer, text) IS
+    'Internal: the planner''s core: the strategy for checked filters, with its inputs and estimates';

@@ -1,0 +1,58 @@
+CREATE OR REPLACE FUNCTION gallery._gallery_order_first(  -- noqa: PD003 inlined into gallery_page's statement, whose search_path is pinned; a SET clause would stop the inlining and the plan caching
+    p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
+    p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
+    p_has_cursor boolean, p_forward boolean, p_limit integer)
+RETURNS TABLE (item_id bigint, item_source text, item_created_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    /*
+    Strategy order_first (match all or any, or no tags): walk the items in
+    page order from the cursor (each partition's index (created_at DESC, id
+    DESC), merged) and keep those in scope whose tag_nos hold every
+    (@> p_tag_nos, all) or any (&&, any) of the tags; no tags: every item in
+    scope. Stops at p_limit rows.
+    The parameters of every strategy (gallery_page passes them all, each
+    strategy reads what it needs): p_tags the tags, rarest first; p_tag_nos
+    their numbers (tags.tag_no); p_types, p_own, p_others the scope
+    (_gallery_in_scope); p_after_at, p_after_id the cursor's position, or
+    (infinity, 2^63 - 1) forward and (-infinity, -2^63) backward without
+    one (p_has_cursor false), so that the same index condition starts every
+    page; p_forward: direction next (older items, newest first) or prev
+    (newer items, oldest first); p_limit rows at most, in walk order.
+    gallery_page plans it once per session (a generic plan: the parameters
+    are its variables) with sequential and bitmap scans and sorts off, so
+    that the ordered walk stopping at the page is the plan.
+    Cost: (items walked) x (one array test), items walked being about
+    page_size / (share of items in scope that match): cheap when matches are
+    dense (popular tags, no tag filter), up to every item in scope when they
+    are rare. Never builds the match set.
+    */
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+       FROM public.content_items_all i
+      WHERE p_forward
+        AND (i.created_at, i.id) <= (p_after_at, p_after_id)
+        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+        AND i.source_type = ANY (p_types)
+        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                      p_own, p_others, p_viewer_id)
+        AND (cardinality(p_tag_nos) = 0
+             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
+      ORDER BY i.created_at DESC, i.id DESC
+      LIMIT p_limit)
+    UNION ALL
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+       FROM public.content_items_all i
+      WHERE NOT p_forward
+        AND (i.created_at, i.id) >= (p_after_at, p_after_id)
+        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+        AND i.source_type = ANY (p_types)
+        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                      p_own, p_others, p_viewer_id)
+        AND (cardinality(p_tag_nos) = 0
+             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
+      ORDER BY i.created_at, i.id
+      LIMIT p_limit)
+$$;
+
+COMMENT ON FUNCTION gallery._gallery_order_first(uuid[], integer[], text, text[], text[], text[], bigint, timestamptz, bigint, boolean, boolean, integer) IS
+    'Gallery strategy order_first: walk items in page order, test each item''s tag_nos';

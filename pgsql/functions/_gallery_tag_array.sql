@@ -1,0 +1,61 @@
+CREATE OR REPLACE FUNCTION gallery._gallery_tag_array(  -- noqa: PD003 inlined into gallery_page's statement, whose search_path is pinned; a SET clause would stop the inlining and the plan caching
+    p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
+    p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
+    p_has_cursor boolean, p_forward boolean, p_limit integer)
+RETURNS TABLE (item_id bigint, item_source text, item_created_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    /*
+    Strategy tag_array (match all or any): the items of the tags from the
+    GIN index on content_items_all.tag_nos, then the page in page order.
+      all: tag_nos @> p_tag_nos; the GIN scan steps through the rarest tag's
+           postings and skips ahead in the others' (no full read of a
+           popular tag's list)
+      any: tag_nos && p_tag_nos, the union of the tags' postings
+    The candidates are MATERIALIZED, so that PostgreSQL cannot walk the
+    keyset index instead; scope and cursor are tested in the same rows; a
+    top-N sort keeps p_limit of them. Parameters: as _gallery_order_first's.
+    Cost: all: about the rarest tag's postings times K; any: the tags'
+    postings; then one heap row per match and a top-N sort of those in
+    scope. gallery_plan runs it only where the matches are few enough
+    (seed_candidate_cap).
+    */
+    (WITH c AS MATERIALIZED (
+         SELECT i.id::bigint AS id, i.source_type::text AS source_type,
+                i.created_at::timestamptz AS created_at
+           FROM public.content_items_all i
+          WHERE p_match = 'all' AND i.tag_nos @> p_tag_nos
+            AND i.source_type = ANY (p_types)
+            AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                          p_own, p_others, p_viewer_id))
+     SELECT c.id, c.source_type, c.created_at
+       FROM c
+      WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
+             OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
+        AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
+      ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
+               CASE WHEN p_forward THEN c.id END DESC,
+               c.created_at, c.id
+      LIMIT p_limit)
+    UNION ALL
+    (WITH c AS MATERIALIZED (
+         SELECT i.id::bigint AS id, i.source_type::text AS source_type,
+                i.created_at::timestamptz AS created_at
+           FROM public.content_items_all i
+          WHERE p_match = 'any' AND i.tag_nos && p_tag_nos
+            AND i.source_type = ANY (p_types)
+            AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                          p_own, p_others, p_viewer_id))
+     SELECT c.id, c.source_type, c.created_at
+       FROM c
+      WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
+             OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
+        AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
+      ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
+               CASE WHEN p_forward THEN c.id END DESC,
+               c.created_at, c.id
+      LIMIT p_limit)
+$$;
+
+COMMENT ON FUNCTION gallery._gallery_tag_array(uuid[], integer[], text, text[], text[], text[], bigint, timestamptz, bigint, boolean, boolean, integer) IS
+    'Gallery strategy tag_array: candidates from the GIN index on tag_nos, then a page';
