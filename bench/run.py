@@ -305,7 +305,7 @@ def _measure(conn: psycopg.Connection, query: Query, runs: int) -> Measurement:
 STRATEGY_SQL = """
 SELECT r.strategy, r.max_work_mem_mb,
        r.tags, r.tag_nos, %(match)s::text, r.types, r.own, r.others, %(viewer)s::bigint,
-       r.after_created_at, r.after_id, r.has_cursor, r.forward, %(page_size)s::integer + 1
+       r.after_created_at::text, r.after_id, r.has_cursor, r.forward, %(page_size)s::integer + 1
   FROM gallery._gallery_request(%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer,
                         %(match)s::text, %(sources)s::text[], %(viewer)s::bigint, 'next',
                         %(strategy)s::text) AS r
@@ -340,7 +340,8 @@ def _prepared_bare(
     name = sql.Identifier(BARE_STATEMENT)
     types = [sql.SQL(t) for t in STRATEGY_PARAMETER_TYPES]
     conn.execute(
-        sql.SQL("PREPARE {} ({}) AS SELECT * FROM gallery.{}({})").format(
+        # the page_size + 1 rows gallery_page reads, of which the page is the first page_size
+        sql.SQL("PREPARE {} ({}) AS SELECT * FROM gallery.{}({}) LIMIT $12 - 1").format(
             name,
             sql.SQL(", ").join(types),
             sql.Identifier(f"_gallery_{strategy}"),

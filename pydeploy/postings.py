@@ -73,7 +73,7 @@ def _migrated(conn: psycopg.Connection) -> bool:
         _scalar(
             conn,
             "SELECT EXISTS (SELECT 1 FROM pg_attribute"
-            " WHERE attrelid = 'public.content_tags'::regclass"
+            " WHERE attrelid = to_regclass('public.content_tags')"
             " AND attname = 'created_at' AND NOT attisdropped)",
         )
     )

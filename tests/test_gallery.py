@@ -754,7 +754,16 @@ def test_explain_shows_the_decision_and_the_plan(conn: psycopg.Connection) -> No
             ([TAGS[0]], COMMUNITY),
         )
     ]
-    assert forced[0] == "strategy: order_first (forced by the strategy argument)"
+    assert forced[0].startswith("strategy: order_first (forced by the strategy argument;")
     assert not any("Execution Time" in line for line in forced)
+    assert any("created_at_id_idx" in line for line in forced)  # the walk's plan
+    # the statement gallery_explain prepares is gone, whatever the caller had prepared
+    conn.execute("PREPARE callers_own AS SELECT 1")
+    conn.execute(
+        "SELECT * FROM gallery_explain(%s::uuid[], sources => %s::text[])", ([TAGS[0]], COMMUNITY)
+    ).fetchall()
+    prepared = {r["name"] for r in conn.execute("SELECT name FROM pg_prepared_statements")}
+    assert "callers_own" in prepared and "gallery_explained" not in prepared
+    conn.execute("DEALLOCATE callers_own")
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="page_size"):
         conn.execute("SELECT * FROM gallery_explain(page_size => 0)")

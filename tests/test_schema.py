@@ -379,9 +379,9 @@ def test_a_link_inserted_while_its_item_is_redated_takes_the_new_date(
 def test_the_time_ordered_tag_index_is_completed_online_and_resumes(gallery: str) -> None:
     """Migration 0011 applied to a table with links leaves the fill and the index to
     pydeploy apply's online steps; an interrupted completion resumes."""
-    assert api.rollback(gallery, SQL_DIR, to="0010").rolled_back == [
+    assert api.rollback(gallery, SQL_DIR, to="0010").rolled_back[-1] == (
         "0011_tag_postings_in_time_order"
-    ]
+    )
     assert api.apply(gallery, SQL_DIR, dry_run=True).online_steps == [
         "fill content_tags.created_at online, in batches of item ids",
         f"build index {postings.NEW_INDEX} concurrently (reads and writes go on)",

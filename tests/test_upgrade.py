@@ -116,6 +116,9 @@ def record(conn: psycopg.Connection) -> dict[tuple[str, str], list[tuple[int, st
 
 
 def cursor_version(cursor: str) -> str:
+    """g2 cursors are plain text (g2.<position>...); g1 ones were base64 of g1|..."""
+    if cursor.startswith("g"):
+        return cursor.split(".")[0]
     return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")[0]
 
 

@@ -1,6 +1,5 @@
 CREATE OR REPLACE FUNCTION gallery._gallery_choose(
-    p_cfg public.gallery_config, p_tags uuid[], p_match text, p_types text[],
-    p_page_size integer, p_strategy text)
+    p_tags uuid[], p_match text, p_types text[], p_page_size integer, p_strategy text)
 RETURNS TABLE (strategy text, tag_ids uuid[], tag_counts bigint[], rarest_count bigint,
                estimated_candidates bigint, items_in_scope bigint, walk_skip double precision,
                costs jsonb, stats_stale boolean)
@@ -9,6 +8,7 @@ SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    v_cfg public.gallery_config;
     v_k integer := cardinality(p_tags);
     v_total double precision;
     v_walk_ready boolean;
@@ -50,9 +50,10 @@ BEGIN
     together (any) have at most seed_candidate_cap items, or when the best
     walk is estimated to read more than that; none allowed: tag_array.
     Without tags: order_first.
-    Cost: one statement reading one stats row per tag and source, one pair
-    row per tag (all), two pg_class rows.
+    Cost: gallery_config's one row, one statement reading one stats row per
+    tag and source, one pair row per tag (all), two pg_class rows.
     */
+    SELECT * INTO v_cfg FROM public.gallery_config;
     -- (every query here keeps its plan whatever the values: PostgreSQL caches a
     -- generic one after a few calls, and gallery_page asks for generic plans)
     SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_total
@@ -80,10 +81,10 @@ BEGIN
       INTO tag_ids, tag_counts, rarest_count, v_links, stats_stale, walk_skip, v_walk_ready
       FROM unnest(p_tags) AS u(tag)
      CROSS JOIN LATERAL (
-           SELECT coalesce(sum(st.cardinality), p_cfg.fallback_default_count)::bigint AS n,
+           SELECT coalesce(sum(st.cardinality), v_cfg.fallback_default_count)::bigint AS n,
                   min(st.newer_share) AS newer,
                   coalesce(bool_or(st.updated_at < now() - make_interval(
-                               secs => p_cfg.freshness_seconds)), true) AS stale
+                               secs => v_cfg.freshness_seconds)), true) AS stale
              FROM public.tag_cardinality_stats st
             WHERE st.tag_id = u.tag AND st.content_source = ANY (p_types)) AS s;
     IF p_match = 'any' THEN
@@ -104,18 +105,18 @@ BEGIN
     v_walk := least(v_total, v_total * walk_skip
                              + p_page_size / greatest(v_density / greatest(1 - walk_skip, 1e-6), 1e-12));
 
-    c_order_first := CASE WHEN p_cfg.enable_order_first THEN v_walk * 1.0 END;
-    c_tag_walk := CASE WHEN p_cfg.enable_tag_walk AND coalesce(v_walk_ready, false) THEN
+    c_order_first := CASE WHEN v_cfg.enable_order_first THEN v_walk * 1.0 END;
+    c_tag_walk := CASE WHEN v_cfg.enable_tag_walk AND coalesce(v_walk_ready, false) THEN
                       CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0
                            ELSE least(rarest_count, (p_page_size + 1) * rarest_count
                                                     / greatest(estimated_candidates, 1)) * 2.0 END
                   END;
     v_array_capped := (CASE WHEN p_match = 'any' THEN v_links ELSE rarest_count END)
-                      > p_cfg.seed_candidate_cap
+                      > v_cfg.seed_candidate_cap
                       -- the cap must never leave a walk that reads even more as the only plan
                       AND least(coalesce(c_order_first, 'Infinity'), coalesce(c_tag_walk, 'Infinity'))
-                          <= p_cfg.seed_candidate_cap;
-    c_tag_array := CASE WHEN p_cfg.enable_tag_array AND NOT v_array_capped THEN
+                          <= v_cfg.seed_candidate_cap;
+    c_tag_array := CASE WHEN v_cfg.enable_tag_array AND NOT v_array_capped THEN
                        CASE WHEN p_match = 'any' THEN v_links * 0.02 + estimated_candidates * 1.0
                             ELSE rarest_count * 0.05 * v_k + estimated_candidates * 1.0 END
                    END;
@@ -132,5 +133,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery._gallery_choose(public.gallery_config, uuid[], text, text[], integer, text) IS
+COMMENT ON FUNCTION gallery._gallery_choose(uuid[], text, text[], integer, text) IS
     'Internal: the planner''s core: the strategy for checked filters, with its inputs and estimates';

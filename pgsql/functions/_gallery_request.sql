@@ -17,7 +17,7 @@ DECLARE
 BEGIN
     /*
     Contract: everything gallery_page and gallery_explain need before they
-    run a strategy, read once: gallery_config; the arguments checked
+    run a strategy: gallery_config; the arguments checked
     (_gallery_check_args, shared with gallery_plan, then direction and
     cursor; errors: see gallery_page); tags and sources normalised (distinct,
     sorted) and the sources as the strategies' scope (types, own, others:
@@ -68,7 +68,7 @@ BEGIN
         after_id := -9223372036854775808;
     END IF;
 
-    SELECT * INTO v_plan FROM _gallery_choose(v_cfg, tags, p_match, types, p_page_size, p_strategy);
+    SELECT * INTO v_plan FROM _gallery_choose(tags, p_match, types, p_page_size, p_strategy);
     tags := v_plan.tag_ids;  -- rarest first
     k := cardinality(tags);
     tag_nos := _gallery_tag_nos(tags, p_match);

@@ -55,8 +55,8 @@ BEGIN
     'any' they add nothing.
     Cost: the chosen strategy's (see each strategy's function), plus one
     primary-key lookup per returned row in the same statement; a sampled
-    telemetry insert. The checks and the planner read gallery_config once,
-    the tags' statistics once; the page's statement is planned once per
+    telemetry insert. The checks and the planner read gallery_config's row
+    and the tags' statistics; the page's statement is planned once per
     session.
     */
     IF strategy IS NOT NULL

@@ -31,7 +31,7 @@ BEGIN
     v_sources := _gallery_check_args(tags, match, sources, viewer_id, page_size,
                                      NULL, 'strategy', v_cfg.max_tags);
     SELECT * INTO v_plan
-      FROM _gallery_choose(v_cfg, ARRAY(SELECT DISTINCT t FROM unnest(tags) AS t), match,
+      FROM _gallery_choose(ARRAY(SELECT DISTINCT t FROM unnest(tags) AS t), match,
                            ARRAY(SELECT DISTINCT CASE WHEN s LIKE '%-regular' THEN 'items'
                                                       ELSE 'auto' END
                                    FROM unnest(v_sources) AS s),
