@@ -1,5 +1,6 @@
 CREATE OR REPLACE FUNCTION gallery._gallery_choose(
-    p_tags uuid[], p_match text, p_types text[], p_page_size integer, p_strategy text)
+    p_tags uuid[], p_match text, p_types text[], p_own_only boolean, p_page_size integer,
+    p_strategy text)
 RETURNS TABLE (strategy text, tag_ids uuid[], tag_counts bigint[], rarest_count bigint,
                estimated_candidates bigint, items_in_scope bigint, walk_skip double precision,
                costs jsonb, stats_stale boolean)
@@ -11,6 +12,7 @@ DECLARE
     v_cfg public.gallery_config;
     v_k integer := cardinality(p_tags);
     v_total double precision;
+    v_own_share double precision := 1;  -- of the items walked, the share in scope
     v_walk_ready boolean;
     v_links double precision;
     v_density double precision;
@@ -28,6 +30,8 @@ BEGIN
     cheapest allowed by estimate), the tags rarest first with their counts,
     the estimates, and each strategy's estimated cost in microseconds
     (costs: NULL for a strategy not allowed here).
+    p_own_only: the sources are the viewer's own items only (user-*), a share
+    of the items assumed to be 1 / (number of users).
     Inputs: per tag, the items carrying it in those partitions
     (tag_cardinality_stats; fallback_default_count without one) and the
     share of the feed newer than its items (newer_share); under all, the
@@ -38,10 +42,13 @@ BEGIN
     Estimates (docs/planner.md), in microseconds as measured at full scale:
       order_first  ~1.0 per item walked: the newer part of the feed the tags'
                    items start after (newer_share: all, the latest start; any,
-                   the earliest), then page_size / (share of items matching)
+                   the earliest), then page_size / (share of items matching);
+                   own items only: page_size / that share, in the creator's
+                   items
       tag_walk     all: ~2.0 per posting of the rarest tag walked, page_size
                    / (share of its items that match), at most its count;
-                   any: ~2.0 per posting, page_size + 1 per tag
+                   any: ~2.0 per posting, page_size + 1 per tag (own items
+                   only: divided by their share)
       tag_array    ~0.05 per posting and tag (all) or ~0.02 per posting
                    (any), ~1.0 per match
     The share under all: the rarest tag's, times each other tag's share
@@ -56,10 +63,14 @@ BEGIN
     SELECT * INTO v_cfg FROM public.gallery_config;
     -- (every query here keeps its plan whatever the values: PostgreSQL caches a
     -- generic one after a few calls, and gallery_page asks for generic plans)
-    SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_total
+    SELECT coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relname <> 'users'), 0),
+           CASE WHEN p_own_only THEN 1 / greatest(max(c.reltuples) FILTER (WHERE c.relname = 'users'), 1)
+                ELSE 1 END
+      INTO v_total, v_own_share
       FROM pg_class c
      WHERE c.oid = ANY (ARRAY[CASE WHEN 'items' = ANY (p_types) THEN 'public.content_items'::regclass END,
-                              CASE WHEN 'auto' = ANY (p_types) THEN 'public.content_items_auto'::regclass END]);
+                              CASE WHEN 'auto' = ANY (p_types) THEN 'public.content_items_auto'::regclass END,
+                              'public.users'::regclass]);
     v_total := greatest(v_total, 1);
     items_in_scope := v_total::bigint;
     IF v_k = 0 THEN
@@ -102,14 +113,18 @@ BEGIN
           FROM unnest(tag_ids, tag_counts) WITH ORDINALITY AS u(tag, n, ord);
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
     END IF;
-    v_walk := least(v_total, v_total * walk_skip
-                             + p_page_size / greatest(v_density / greatest(1 - walk_skip, 1e-6), 1e-12));
+    v_walk := CASE WHEN p_own_only  -- the creator's own items, in the creator index
+                   THEN least(v_total * v_own_share, p_page_size / greatest(v_density, 1e-12))
+                   ELSE least(v_total, v_total * walk_skip
+                                       + p_page_size / greatest(v_density / greatest(1 - walk_skip, 1e-6), 1e-12))
+              END;
 
     c_order_first := CASE WHEN v_cfg.enable_order_first THEN v_walk * 1.0 END;
     c_tag_walk := CASE WHEN v_cfg.enable_tag_walk AND coalesce(v_walk_ready, false) THEN
-                      CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0
+                      CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0 / v_own_share
                            ELSE least(rarest_count, (p_page_size + 1) * rarest_count
-                                                    / greatest(estimated_candidates, 1)) * 2.0 END
+                                                    / greatest(estimated_candidates * v_own_share, 1))
+                                * 2.0 END
                   END;
     v_array_capped := (CASE WHEN p_match = 'any' THEN v_links ELSE rarest_count END)
                       > v_cfg.seed_candidate_cap
@@ -133,5 +148,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery._gallery_choose(uuid[], text, text[], integer, text) IS
+COMMENT ON FUNCTION gallery._gallery_choose(uuid[], text, text[], boolean, integer, text) IS
     'Internal: the planner''s core: the strategy for checked filters, with its inputs and estimates';

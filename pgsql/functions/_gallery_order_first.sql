@@ -10,7 +10,9 @@ AS $$
     page order from the cursor (each partition's index (created_at DESC, id
     DESC), merged) and keep those in scope whose tag_nos hold every
     (@> p_tag_nos, all) or any (&&, any) of the tags; no tags: every item in
-    scope. Stops at p_limit rows.
+    scope. Stops at p_limit rows. When the scope is the viewer's own items
+    only (user-* sources), the walk is in the creator's index (creator_id,
+    created_at DESC, id DESC): their items alone, in page order.
     The parameters of every strategy (gallery_page passes them all, each
     strategy reads what it needs): p_tags the tags, rarest first; p_tag_nos
     their numbers (tags.tag_no); p_types, p_own, p_others the scope
@@ -23,13 +25,13 @@ AS $$
     are its variables) with sequential and bitmap scans and sorts off, so
     that the ordered walk stopping at the page is the plan.
     Cost: (items walked) x (one array test), items walked being about
-    page_size / (share of items in scope that match): cheap when matches are
+    page_size / (share of the items walked that match): cheap when matches are
     dense (popular tags, no tag filter), up to every item in scope when they
     are rare. Never builds the match set.
     */
     (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
        FROM public.content_items_all i
-      WHERE p_forward
+      WHERE p_forward AND cardinality(p_others) > 0
         AND (i.created_at, i.id) <= (p_after_at, p_after_id)
         AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
         AND i.source_type = ANY (p_types)
@@ -42,12 +44,37 @@ AS $$
     UNION ALL
     (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
        FROM public.content_items_all i
-      WHERE NOT p_forward
+      WHERE NOT p_forward AND cardinality(p_others) > 0
         AND (i.created_at, i.id) >= (p_after_at, p_after_id)
         AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
         AND i.source_type = ANY (p_types)
         AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
                                       p_own, p_others, p_viewer_id)
+        AND (cardinality(p_tag_nos) = 0
+             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
+      ORDER BY i.created_at, i.id
+      LIMIT p_limit)
+    UNION ALL
+    -- the viewer's own items only (user-* sources): their walk in the creator's index
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+       FROM public.content_items_all i
+      WHERE p_forward AND cardinality(p_others) = 0
+        AND i.creator_id = p_viewer_id
+        AND (i.created_at, i.id) <= (p_after_at, p_after_id)
+        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+        AND i.source_type = ANY (p_own)
+        AND (cardinality(p_tag_nos) = 0
+             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
+      ORDER BY i.created_at DESC, i.id DESC
+      LIMIT p_limit)
+    UNION ALL
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+       FROM public.content_items_all i
+      WHERE NOT p_forward AND cardinality(p_others) = 0
+        AND i.creator_id = p_viewer_id
+        AND (i.created_at, i.id) >= (p_after_at, p_after_id)
+        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+        AND i.source_type = ANY (p_own)
         AND (cardinality(p_tag_nos) = 0
              OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
       ORDER BY i.created_at, i.id

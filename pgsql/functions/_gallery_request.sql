@@ -68,7 +68,8 @@ BEGIN
         after_id := -9223372036854775808;
     END IF;
 
-    SELECT * INTO v_plan FROM _gallery_choose(tags, p_match, types, p_page_size, p_strategy);
+    SELECT * INTO v_plan
+      FROM _gallery_choose(tags, p_match, types, cardinality(others) = 0, p_page_size, p_strategy);
     tags := v_plan.tag_ids;  -- rarest first
     k := cardinality(tags);
     tag_nos := _gallery_tag_nos(tags, p_match);

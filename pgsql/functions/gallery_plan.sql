@@ -35,6 +35,7 @@ BEGIN
                            ARRAY(SELECT DISTINCT CASE WHEN s LIKE '%-regular' THEN 'items'
                                                       ELSE 'auto' END
                                    FROM unnest(v_sources) AS s),
+                           NOT v_sources && '{community-regular,community-auto}'::text[],
                            page_size, NULL);
     strategy := v_plan.strategy;
     tag_ids := v_plan.tag_ids;

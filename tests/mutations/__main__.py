@@ -47,8 +47,14 @@ MUTATIONS = [
         "_gallery_order_first.sql",
         (
             (
-                "      ORDER BY i.created_at DESC, i.id DESC",
-                "      ORDER BY i.id DESC, i.created_at DESC",
+                "      ORDER BY i.created_at DESC, i.id DESC\n      LIMIT p_limit)\n    UNION ALL\n"
+                "    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz\n"
+                "       FROM public.content_items_all i\n"
+                "      WHERE NOT p_forward AND cardinality(p_others) > 0",
+                "      ORDER BY i.id DESC, i.created_at DESC\n      LIMIT p_limit)\n    UNION ALL\n"
+                "    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz\n"
+                "       FROM public.content_items_all i\n"
+                "      WHERE NOT p_forward AND cardinality(p_others) > 0",
             ),
         ),
     ),
@@ -57,8 +63,12 @@ MUTATIONS = [
         "_gallery_order_first.sql",
         (
             (
-                "(i.created_at, i.id) <= (p_after_at, p_after_id)\n        AND NOT (p_has_cursor",
-                "(i.created_at, i.id) <= (p_after_at, p_after_id)\n        AND NOT (false",
+                "cardinality(p_others) > 0\n"
+                "        AND (i.created_at, i.id) <= (p_after_at, p_after_id)\n"
+                "        AND NOT (p_has_cursor",
+                "cardinality(p_others) > 0\n"
+                "        AND (i.created_at, i.id) <= (p_after_at, p_after_id)\n"
+                "        AND NOT (false",
             ),
         ),
     ),
