@@ -73,61 +73,51 @@ BEGIN
     -- second statement let a row committed in between, e.g. turned private,
     -- through, and made pages short when one was deleted.) No query at all
     -- when a tag does not exist (all) or none does (any).
-    -- The statement is static: PostgreSQL plans it once per session (a generic
-    -- plan, plan_cache_mode above) with the settings below, and each strategy's
-    -- query is its function's, inlined; only the one chosen runs (the others
-    -- stop at a one-time filter). The strategy reads page_size + 1 rows in walk
-    -- order: the page_size nearest the cursor are the page, one more means more
-    -- follow.
+    -- One static statement per strategy, each planned once per session (a generic
+    -- plan: plan_cache_mode above) with the settings below: the strategy's query
+    -- (its function, inlined) reads page_size + 1 rows nearest the cursor, and
+    -- _gallery_page_rows (inlined too) makes the page of them, with the item rows
+    -- and their cursors. (One statement for all three, the others stopped at a
+    -- one-time filter, cost ~1 ms a call to start and end the plans not run.)
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
         PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
-        RETURN QUERY
-        SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-               i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-               i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb,
-               i.is_private, i.quality_score::double precision, i.updated_at::timestamptz,
-               -- row_cursor: g2.<created_at in µs>.<id>.<filter hash>.<sig>, sig = the
-               -- first 20 hex of HMAC-SHA-256(payload, secret) (pgcrypto); read back by
-               -- _gallery_cursor_read. Written out here: a function with SET
-               -- search_path is never inlined, and one call per row costs.
-               c.payload || '.' || left(encode(public.hmac(c.payload, v_req.cursor_secret, 'sha256'),
-                                              'hex'), 20),
-               s.found > page_size
-          FROM (SELECT w.item_id, w.item_source, w.item_created_at,
-                       count(*) OVER () AS found,
-                       row_number() OVER (ORDER BY w.item_created_at DESC, w.item_id DESC) AS newer,
-                       row_number() OVER (ORDER BY w.item_created_at, w.item_id) AS older
-                  FROM (SELECT * FROM _gallery_order_first(
-                                v_req.tags, v_req.tag_nos, match, v_req.types, v_req.own,
-                                v_req.others, viewer_id, v_req.after_created_at, v_req.after_id,
-                                v_req.has_cursor, v_req.forward, page_size + 1)
-                         WHERE v_req.strategy = 'order_first'
-                        UNION ALL
-                        SELECT * FROM _gallery_tag_walk(
-                                v_req.tags, v_req.tag_nos, match, v_req.types, v_req.own,
-                                v_req.others, viewer_id, v_req.after_created_at, v_req.after_id,
-                                v_req.has_cursor, v_req.forward, page_size + 1)
-                         WHERE v_req.strategy = 'tag_walk'
-                        UNION ALL
-                        SELECT * FROM _gallery_tag_array(
-                                v_req.tags, v_req.tag_nos, match, v_req.types, v_req.own,
-                                v_req.others, viewer_id, v_req.after_created_at, v_req.after_id,
-                                v_req.has_cursor, v_req.forward, page_size + 1)
-                         WHERE v_req.strategy = 'tag_array') AS w) AS s
-          JOIN public.content_items_all i ON i.id = s.item_id AND i.source_type = s.item_source
-          -- created_at in µs since 1970, exact integer arithmetic (numeric) over the
-          -- whole timestamp range, counted from PostgreSQL's own epoch (2000) so that
-          -- the interval cannot overflow; 'Infinity' / '-Infinity' for infinite ones
-         CROSS JOIN LATERAL (SELECT format('g2.%s.%s.%s',
-                     CASE WHEN isfinite(i.created_at)
-                          THEN trunc(extract(epoch FROM i.created_at
-                                             - timestamptz '2000-01-01 00:00:00+00') * 1000000)
-                               + 946684800000000
-                          WHEN i.created_at > timestamptz 'epoch' THEN numeric 'Infinity'
-                          ELSE numeric '-Infinity' END,
-                     i.id, v_req.filter_hash) AS payload) AS c
-         WHERE CASE WHEN v_req.forward THEN s.newer ELSE s.older END <= page_size
-         ORDER BY s.item_created_at DESC, s.item_id DESC;
+        IF v_req.strategy = 'order_first' THEN
+            RETURN QUERY
+            SELECT r.* FROM (
+                SELECT array_agg(w.item_id) AS ids, array_agg(w.item_source) AS sources,
+                       array_agg(w.item_created_at) AS created
+                  FROM _gallery_order_first(v_req.tags, v_req.tag_nos, match, v_req.types,
+                           v_req.own, v_req.others, viewer_id, v_req.after_created_at,
+                           v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1) AS w
+                ) AS a
+             CROSS JOIN LATERAL _gallery_page_rows(a.ids, a.sources, a.created, v_req.forward,
+                                                   page_size, v_req.filter_hash,
+                                                   v_req.cursor_secret) AS r;
+        ELSIF v_req.strategy = 'tag_walk' THEN
+            RETURN QUERY
+            SELECT r.* FROM (
+                SELECT array_agg(w.item_id) AS ids, array_agg(w.item_source) AS sources,
+                       array_agg(w.item_created_at) AS created
+                  FROM _gallery_tag_walk(v_req.tags, v_req.tag_nos, match, v_req.types,
+                           v_req.own, v_req.others, viewer_id, v_req.after_created_at,
+                           v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1) AS w
+                ) AS a
+             CROSS JOIN LATERAL _gallery_page_rows(a.ids, a.sources, a.created, v_req.forward,
+                                                   page_size, v_req.filter_hash,
+                                                   v_req.cursor_secret) AS r;
+        ELSE
+            RETURN QUERY
+            SELECT r.* FROM (
+                SELECT array_agg(w.item_id) AS ids, array_agg(w.item_source) AS sources,
+                       array_agg(w.item_created_at) AS created
+                  FROM _gallery_tag_array(v_req.tags, v_req.tag_nos, match, v_req.types,
+                           v_req.own, v_req.others, viewer_id, v_req.after_created_at,
+                           v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1) AS w
+                ) AS a
+             CROSS JOIN LATERAL _gallery_page_rows(a.ids, a.sources, a.created, v_req.forward,
+                                                   page_size, v_req.filter_hash,
+                                                   v_req.cursor_secret) AS r;
+        END IF;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     END IF;
 
