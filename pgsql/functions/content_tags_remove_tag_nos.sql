@@ -8,10 +8,13 @@ BEGIN
     -- old_links: their tags' numbers are queued to leave the items' tag_nos (updates:
     -- content_tags_update_tag_nos); written at commit by content_tags_apply_tag_nos.
     -- Cost: one pass over the statement's rows, one queue row per distinct item.
+    -- (a primary-key probe of tags per link, not a join: see content_tags_add_tag_nos)
     INSERT INTO public.tag_nos_pending (content_id, content_source, removed)
-    SELECT l.content_id, l.content_source, array_agg(DISTINCT t.tag_no)
-      FROM old_links l
-      JOIN public.tags t ON t.id = l.tag_id
+    SELECT l.content_id, l.content_source, array_agg(DISTINCT l.tag_no)
+      FROM (SELECT o.content_id, o.content_source,
+                   (SELECT t.tag_no FROM public.tags t WHERE t.id = o.tag_id) AS tag_no
+              FROM old_links o) AS l
+     WHERE l.tag_no IS NOT NULL
      GROUP BY l.content_id, l.content_source;
     IF FOUND THEN
         INSERT INTO public.tag_nos_pending_xact VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;

@@ -14,9 +14,11 @@ BEGIN
     -- row per item whose tags changed.
     INSERT INTO public.tag_nos_pending (content_id, content_source, added, removed)
     SELECT d.content_id, d.content_source,
-           array_agg(DISTINCT t.tag_no) FILTER (WHERE d.added),
-           array_agg(DISTINCT t.tag_no) FILTER (WHERE NOT d.added)
-      FROM (SELECT n.content_id, n.content_source, n.tag_id, true AS added
+           array_agg(DISTINCT d.tag_no) FILTER (WHERE d.added),
+           array_agg(DISTINCT d.tag_no) FILTER (WHERE NOT d.added)
+      FROM (SELECT c.content_id, c.content_source, c.added,
+                   (SELECT t.tag_no FROM public.tags t WHERE t.id = c.tag_id) AS tag_no
+              FROM (SELECT n.content_id, n.content_source, n.tag_id, true AS added
               FROM (SELECT content_id, content_source, tag_id FROM new_links
                     EXCEPT
                     SELECT content_id, content_source, tag_id FROM old_links) AS n
@@ -24,8 +26,8 @@ BEGIN
             SELECT o.content_id, o.content_source, o.tag_id, false
               FROM (SELECT content_id, content_source, tag_id FROM old_links
                     EXCEPT
-                    SELECT content_id, content_source, tag_id FROM new_links) AS o) AS d
-      JOIN public.tags t ON t.id = d.tag_id
+                    SELECT content_id, content_source, tag_id FROM new_links) AS o) AS c) AS d
+     WHERE d.tag_no IS NOT NULL
      GROUP BY d.content_id, d.content_source;
     IF FOUND THEN
         INSERT INTO public.tag_nos_pending_xact VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
