@@ -167,6 +167,7 @@ SELECT i.id, i.source_type, l.tag_id, i.created_at
   FROM bench_zipf_links l
   JOIN content_items_all i ON i.id = l.content_id
  WHERE l.content_id BETWEEN %(first)s AND %(last)s AND i.id BETWEEN %(first)s AND %(last)s
+ ORDER BY l.content_id, l.tag_id
 """
 
 
