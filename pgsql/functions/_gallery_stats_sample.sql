@@ -28,7 +28,7 @@ BEGIN
           creator, per source (with the partition's exact size) and for the
           items that are not private.
     Cost: one sampling pass over content_items_all (Bernoulli reads every
-    page), a sort of the sample, at most p_pair_budget pair rows grouped;
+    page), a sort of the sample, one grouped pass over its tags, at most p_pair_budget pair rows grouped;
     the bit strings: one sort of the sample's links, sample-size characters
     per tag and creator seen in it (~0.1 s for 20,000 items with 3,000 tags),
     and a count of each partition (an index-only scan).
@@ -64,12 +64,17 @@ BEGIN
                   LEFT JOIN newest w ON w.source_type = s.source_type AND w.tag_no = t.tag_no
                ) AS seen
          WHERE st.tag_id = seen.tag_id AND st.content_source = seen.source_type
+    ), seen AS (  -- per tag number, the sampled items carrying it (one pass)
+        SELECT u.tag_no, count(*) AS n
+          FROM sample x CROSS JOIN LATERAL unnest(x.tag_nos) AS u(tag_no)
+         GROUP BY u.tag_no
     ), frequent AS MATERIALIZED (  -- the most frequent tags seen often enough
         SELECT f.tag_id, f.tag_no
           FROM (SELECT st.tag_id, t.tag_no
                   FROM public.tag_cardinality_stats st JOIN public.tags t ON t.id = st.tag_id
                  GROUP BY 1, 2 ORDER BY sum(st.cardinality) DESC, 1 LIMIT p_pair_tags) AS f
-         WHERE (SELECT count(*) FROM sample x WHERE x.tag_nos @> ARRAY[f.tag_no]) >= 20
+          JOIN seen ON seen.tag_no = f.tag_no
+         WHERE seen.n >= 20
     ), pair_items AS MATERIALIZED (  -- as many sampled items as the pair budget allows
         SELECT ARRAY(SELECT u FROM unnest(x.tag_nos) AS u
                       WHERE u IN (SELECT tag_no FROM frequent)) AS nos
@@ -85,8 +90,8 @@ BEGIN
          WHERE a.u < b.u
          GROUP BY 1, 2
     ), counts AS (  -- each frequent tag's count in the items the pairs were counted in
-        SELECT f.tag_no, count(*) AS n_in_pairs
-          FROM frequent f JOIN pair_items p ON p.nos @> ARRAY[f.tag_no]
+        SELECT u.tag_no, count(*) AS n_in_pairs
+          FROM pair_items p CROSS JOIN LATERAL unnest(p.nos) AS u(tag_no)
          GROUP BY 1
     ), fresh AS MATERIALIZED (
         SELECT least(a.tag_id, b.tag_id) AS tag_a, greatest(a.tag_id, b.tag_id) AS tag_b,
