@@ -34,13 +34,8 @@ class Mutation:
 MUTATIONS = [
     Mutation(
         "page ordered by id only",
-        "gallery_page.sql",
-        (
-            (
-                "         ORDER BY s.item_created_at DESC, s.item_id DESC;",
-                "         ORDER BY s.item_id DESC;",
-            ),
-        ),
+        "_gallery_page_rows.sql",
+        (("     ORDER BY w.item_created_at DESC, w.item_id DESC", "     ORDER BY w.item_id DESC"),),
     ),
     Mutation(
         "order_first walks in id order",
@@ -94,7 +89,7 @@ MUTATIONS = [
     ),
     Mutation(
         "cursor time truncated to milliseconds",
-        "gallery_page.sql",
+        "_gallery_page_rows.sql",
         (
             (
                 "THEN trunc(extract(epoch FROM i.created_at",
@@ -104,13 +99,13 @@ MUTATIONS = [
     ),
     Mutation(
         "prev returns one row too many",
-        "gallery_page.sql",
-        (("ELSE s.older END <= page_size", "ELSE s.older - 1 END <= page_size"),),
+        "_gallery_page_rows.sql",
+        (("ELSE w.older END <= p_page_size", "ELSE w.older - 1 END <= p_page_size"),),
     ),
     Mutation(
         "has_more says no more on every page",
-        "gallery_page.sql",
-        (("               s.found > page_size", "               false"),),
+        "_gallery_page_rows.sql",
+        (("           w.found > p_page_size", "           false"),),
     ),
     Mutation(
         "a cursor of another viewer accepted",
