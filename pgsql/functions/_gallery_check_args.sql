@@ -25,7 +25,7 @@ BEGIN
     source; a user-* source without viewer_id; tags not one-dimensional,
     holding NULL, more than 1000 elements (duplicates included: refused before
     any de-duplication) or more than p_max_tags distinct tags; a strategy
-    (named p_strategy_param: strategy or plan_for) that is unknown, does not
+    (named p_strategy_param in the messages) that is unknown, does not
     implement the match, or needs tags: all three read from the catalogue
     (_gallery_strategies), which their messages and HINTs list.
     Returns the sources to serve, distinct and sorted: sources NULL means

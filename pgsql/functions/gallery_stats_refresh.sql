@@ -22,8 +22,9 @@ BEGIN
     queueing: the transaction-level advisory lock is only tried.
     On a standby (read only) it does nothing.
     On a database without tags: refreshed = true, tag_rows = 0, links = 0.
-    Cost: one pass over content_tags_tag_source_content_idx (an index-only
-    scan when the visibility map is current), grouped as it streams; one
+    Cost: one pass over content_tags_tag_created_idx (an index-only scan
+    when the visibility map is current; content_source is in the index),
+    hashed by tag and source; one
     upsert per tag and source; then _gallery_stats_sample's pass.
     */
     IF pg_is_in_recovery() THEN

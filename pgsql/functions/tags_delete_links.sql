@@ -5,7 +5,7 @@ SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 BEGIN
     -- Contract: AFTER DELETE FOR EACH ROW on tags: the tag's links and stats go with it.
-    -- Cost: a range delete on content_tags_tag_source_content_idx (all items of the tag).
+    -- Cost: a range delete on content_tags_tag_created_idx (all items of the tag).
     DELETE FROM public.content_tags WHERE tag_id = OLD.id;
     DELETE FROM public.tag_cardinality_stats WHERE tag_id = OLD.id;
     RETURN NULL;
