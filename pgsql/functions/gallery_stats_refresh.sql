@@ -22,8 +22,8 @@ BEGIN
     queueing: the transaction-level advisory lock is only tried.
     On a standby (read only) it does nothing.
     On a database without tags: refreshed = true, tag_rows = 0, links = 0.
-    Cost: one pass over content_tags_tag_created_idx (an index-only scan
-    when the visibility map is current; content_source is in the index),
+    Cost: one pass over content_tags (a parallel sequential scan, or an
+    index-only scan of content_tags_tag_created_idx, as PostgreSQL prefers),
     hashed by tag and source; one
     upsert per tag and source; then _gallery_stats_sample's pass.
     */
