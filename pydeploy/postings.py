@@ -134,6 +134,15 @@ def complete(conn: psycopg.Connection, on_step: Callable[[str], None]) -> list[s
 def _complete(conn: psycopg.Connection, steps: list[str], on_step: Callable[[str], None]) -> None:
     if steps[0].startswith("fill"):
         on_step(steps[0])
+        # the batch width comes from the table's estimated size: a table never analyzed
+        # (reltuples -1) would otherwise be filled in one transaction
+        if (
+            _scalar(
+                conn, "SELECT reltuples FROM pg_class WHERE oid = 'public.content_tags'::regclass"
+            )
+            < 0
+        ):
+            conn.execute("ANALYZE public.content_tags")
         low, high, links = conn.execute(
             "SELECT min(content_id), max(content_id),"
             " greatest((SELECT reltuples FROM pg_class"

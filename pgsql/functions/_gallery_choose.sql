@@ -129,7 +129,9 @@ BEGIN
     v_array_capped := (CASE WHEN p_match = 'any' THEN v_links ELSE rarest_count END)
                       > v_cfg.seed_candidate_cap
                       -- the cap must never leave a walk that reads even more as the only plan
-                      AND least(coalesce(c_order_first, 'Infinity'), coalesce(c_tag_walk, 'Infinity'))
+                      -- (the walks' lengths: ~1.0 µs per item, ~2.0 per posting)
+                      AND least(coalesce(c_order_first / 1.0, 'Infinity'),
+                                coalesce(c_tag_walk / 2.0, 'Infinity'))
                           <= v_cfg.seed_candidate_cap;
     c_tag_array := CASE WHEN v_cfg.enable_tag_array AND NOT v_array_capped THEN
                        CASE WHEN p_match = 'any' THEN v_links * 0.02 + estimated_candidates * 1.0

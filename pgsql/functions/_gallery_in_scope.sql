@@ -12,7 +12,11 @@ AS $$
     public items are (community-regular, community-auto). Anonymous
     (p_viewer_id NULL): p_own is empty. The one definition of a scope the
     strategies share; callers also test source_type = ANY (p_own || p_others)
-    themselves, which lets PostgreSQL skip a partition.
+    themselves, which lets PostgreSQL skip a partition. _gallery_scope_sql
+    states the same rule as text for the dynamic SQL of gallery_count and
+    related_tags (constants there let PostgreSQL prune at plan time and use
+    the creator index): change both together; the oracle tests of pages and
+    counts compare each with the same brute-force scope.
     Cost: none (an expression, inlined).
     */
     SELECT (p_source_type = ANY (p_own) AND p_creator_id = p_viewer_id)

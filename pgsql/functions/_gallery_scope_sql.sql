@@ -17,7 +17,9 @@ BEGIN
       community-auto    source 'auto',  same
     The text is built from constants only; values stay parameters. A source
     type the sources leave out is not named at all, so PostgreSQL prunes its
-    partition. Cost: none (no table access).
+    partition. The same rule as _gallery_in_scope, which the strategies of
+    gallery_page inline with the scope as parameters: change both together.
+    Cost: none (no table access).
     */
     SELECT max(b.cond) FILTER (WHERE b.src = 'items'), max(b.cond) FILTER (WHERE b.src = 'auto')
       INTO v_items, v_auto
