@@ -58,7 +58,8 @@ BEGIN
     walk is estimated to read more than that; none allowed: tag_array.
     Without tags: order_first.
     Cost: gallery_config's one row, one statement reading one stats row per
-    tag and source, one pair row per tag (all), two pg_class rows.
+    tag and source, one pair row per tag (all), three pg_class rows (the
+    partitions, users).
     */
     SELECT * INTO v_cfg FROM public.gallery_config;
     -- (every query here keeps its plan whatever the values: PostgreSQL caches a
