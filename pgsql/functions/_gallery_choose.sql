@@ -13,7 +13,12 @@ DECLARE
     v_k integer := cardinality(p_tags);
     v_total double precision;
     v_own_share double precision := 1;  -- of the items walked, the share in scope
-    v_walk_ready boolean;
+    -- tag_walk's index is valid once the tag-first index it replaces is gone:
+    -- pydeploy's online step drops that one only after building this one
+    -- (two catalog cache probes; reading pg_index costs a scan of it)
+    v_walk_ready boolean := to_regclass('public.content_tags_tag_created_idx') IS NOT NULL
+                            AND to_regclass('public.content_tags_tag_source_content_idx') IS NULL;
+    v_tag record;
     v_links double precision;
     v_density double precision;
     v_walk double precision;
@@ -85,23 +90,37 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT array_agg(u.tag ORDER BY s.n, u.tag), array_agg(s.n ORDER BY s.n, u.tag),
-           min(s.n), sum(s.n), bool_or(s.stale),
-           CASE WHEN p_match = 'any' THEN min(coalesce(s.newer, 0)) ELSE max(coalesce(s.newer, 0)) END,
-           (SELECT x.indisvalid FROM pg_index x
-             WHERE x.indexrelid = to_regclass('public.content_tags_tag_created_idx'))
-      INTO tag_ids, tag_counts, rarest_count, v_links, stats_stale, walk_skip, v_walk_ready
-      FROM unnest(p_tags) AS u(tag)
-     CROSS JOIN LATERAL (
-           SELECT coalesce(sum(st.cardinality), v_cfg.fallback_default_count)::bigint AS n,
-                  min(st.newer_share) AS newer,
-                  coalesce(bool_or(st.updated_at < now() - make_interval(
-                               secs => v_cfg.freshness_seconds)), true) AS stale
-             FROM public.tag_cardinality_stats st
-            WHERE st.tag_id = u.tag AND st.content_source = ANY (p_types)) AS s;
+    -- one row per tag, rarest first (plain aggregates and a loop: ordered
+    -- aggregates cost more to start than this whole loop)
+    tag_ids := '{}';
+    tag_counts := '{}';
+    v_links := 0;
+    stats_stale := false;
+    FOR v_tag IN
+        SELECT u.tag, coalesce(sum(st.cardinality), v_cfg.fallback_default_count)::bigint AS n,
+               coalesce(min(st.newer_share), 0) AS newer,
+               coalesce(bool_or(st.updated_at < now() - make_interval(
+                            secs => v_cfg.freshness_seconds)), true) AS stale
+          FROM unnest(p_tags) AS u(tag)
+          LEFT JOIN public.tag_cardinality_stats st
+            ON st.tag_id = u.tag AND st.content_source = ANY (p_types)
+         GROUP BY u.tag
+         ORDER BY n, u.tag
+    LOOP
+        tag_ids := tag_ids || v_tag.tag;
+        tag_counts := tag_counts || v_tag.n;
+        v_links := v_links + v_tag.n;
+        stats_stale := stats_stale OR v_tag.stale;
+        walk_skip := CASE WHEN p_match = 'any' THEN least(walk_skip, v_tag.newer)
+                          ELSE greatest(walk_skip, v_tag.newer) END;
+    END LOOP;
+    rarest_count := tag_counts[1];
     IF p_match = 'any' THEN
         v_density := least(1.0, v_links / v_total);
         estimated_candidates := least(v_links, v_total)::bigint;
+    ELSIF v_k = 1 THEN  -- the statement below, for one tag
+        v_density := greatest(least(rarest_count / v_total, 1.0), 1e-12);
+        estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
     ELSE
         SELECT exp(sum(ln(greatest(least(
                    u.n / v_total

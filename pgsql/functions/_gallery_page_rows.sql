@@ -15,7 +15,8 @@ AS $$
     direction of travel (p_forward: older items). The page is the p_page_size
     of them nearest the cursor, newest first, each item's row read by primary
     key, with its row_cursor; has_more (on every row) says whether there was
-    one more. row_cursor: g2.<created_at in µs since 1970>.<id>.<filter hash>.<sig>,
+    one more. Each item's position comes from the strategy's row, read in the
+    same snapshot as the item (content_tags.created_at is the item's). row_cursor: g2.<created_at in µs since 1970>.<id>.<filter hash>.<sig>,
     sig = the first 20 hex digits of HMAC-SHA-256(payload, p_secret)
     (pgcrypto's hmac), read back by _gallery_cursor_read. The µs are exact
     (numeric arithmetic over the whole timestamp range, counted from
@@ -27,25 +28,24 @@ AS $$
            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb,
            i.is_private, i.quality_score::double precision, i.updated_at::timestamptz,
-           c.payload || '.' || left(encode(public.hmac(c.payload, p_secret, 'sha256'), 'hex'), 20),
-           w.found > p_page_size
+           w.payload || '.' || left(encode(public.hmac(w.payload, p_secret, 'sha256'), 'hex'), 20),
+           cardinality(p_ids) > p_page_size
       FROM (SELECT u.item_id, u.item_source, u.item_created_at,
-                   count(*) OVER () AS found,
                    row_number() OVER (ORDER BY u.item_created_at DESC, u.item_id DESC) AS newer,
-                   row_number() OVER (ORDER BY u.item_created_at, u.item_id) AS older
+                   'g2.'
+                   || CASE WHEN isfinite(u.item_created_at)
+                           THEN trunc(extract(epoch FROM u.item_created_at
+                                              - timestamptz '2000-01-01 00:00:00+00') * 1000000)
+                                + 946684800000000
+                           WHEN u.item_created_at > timestamptz 'epoch' THEN numeric 'Infinity'
+                           ELSE numeric '-Infinity' END
+                   || '.' || u.item_id || '.' || p_filter_hash AS payload
               FROM unnest(p_ids, p_sources, p_created_at) AS u(item_id, item_source, item_created_at)
            ) AS w
       JOIN public.content_items_all i ON i.id = w.item_id AND i.source_type = w.item_source
-     CROSS JOIN LATERAL (
-           SELECT format('g2.%s.%s.%s',
-                         CASE WHEN isfinite(i.created_at)
-                              THEN trunc(extract(epoch FROM i.created_at
-                                                 - timestamptz '2000-01-01 00:00:00+00') * 1000000)
-                                   + 946684800000000
-                              WHEN i.created_at > timestamptz 'epoch' THEN numeric 'Infinity'
-                              ELSE numeric '-Infinity' END,
-                         i.id, p_filter_hash) AS payload) AS c
-     WHERE CASE WHEN p_forward THEN w.newer ELSE w.older END <= p_page_size
+     -- the p_page_size rows nearest the cursor: the newest under next, the oldest under prev
+     WHERE CASE WHEN p_forward THEN w.newer <= p_page_size
+                ELSE w.newer > cardinality(p_ids) - p_page_size END
      ORDER BY w.item_created_at DESC, w.item_id DESC
 $$;
 

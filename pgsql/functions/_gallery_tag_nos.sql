@@ -3,9 +3,6 @@ RETURNS integer[]
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, gallery, pg_temp
 AS $$
-DECLARE
-    v_nos integer[];
-    v_found integer;
 BEGIN
     /*
     Contract: the numbers (tags.tag_no, sorted) of the tags p_tags names, to
@@ -16,15 +13,12 @@ BEGIN
     cached for the session.)
     Cost: one tags primary-key probe per tag.
     */
-    SELECT coalesce(array_agg(t.tag_no ORDER BY t.tag_no), '{}'), count(*)
-      INTO v_nos, v_found
-      FROM public.tags t
-     WHERE t.id = ANY (p_tags);
-    IF p_match = 'all'
-       AND v_found < (SELECT count(DISTINCT u) FROM unnest(p_tags) AS u) THEN
-        RETURN NULL;
-    END IF;
-    RETURN v_nos;
+    RETURN (SELECT CASE WHEN p_match = 'all'
+                             AND count(*) < (SELECT count(DISTINCT u) FROM unnest(p_tags) AS u)
+                        THEN NULL
+                        ELSE coalesce(array_agg(t.tag_no ORDER BY t.tag_no), '{}') END
+              FROM public.tags t
+             WHERE t.id = ANY (p_tags));
 END
 $$;
 

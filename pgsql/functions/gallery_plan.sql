@@ -10,6 +10,7 @@ RETURNS TABLE (strategy text, k integer, tag_ids uuid[], tag_counts bigint[],
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SECURITY DEFINER  -- the admin role calls it without reading the tables itself
 SET search_path = pg_catalog, gallery, pg_temp
+SET plan_cache_mode = force_generic_plan  -- _gallery_choose's queries keep good generic plans
 AS $$
 #variable_conflict use_variable
 DECLARE
