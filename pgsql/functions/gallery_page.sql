@@ -20,6 +20,7 @@ SET work_mem = '64MB'
 SET enable_seqscan = on     -- turned off for the page's statement, this call only
 SET enable_bitmapscan = on
 SET enable_sort = on
+SET enable_memoize = on
 SET plan_cache_mode = force_generic_plan  -- the page's statement: planned once per session
 SET jit = off  -- compiling a page's query costs more than running it
 SET max_parallel_workers_per_gather = 0  -- starting a worker costs more than a page's walk
