@@ -295,8 +295,8 @@ def generate(
 
         step = time.monotonic()
         report("stats and vacuum", 0, 1)
-        conn.execute("SELECT gallery.gallery_stats_refresh()")
         conn.execute("VACUUM (ANALYZE) content_items_all, content_tags, tags, users")
+        conn.execute("SELECT gallery.gallery_stats_refresh()")  # sized by the fresh row counts
         conn.execute("CHECKPOINT")
         report("stats and vacuum", 1, 1)
         seconds["stats and vacuum"] = time.monotonic() - step

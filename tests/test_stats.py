@@ -289,3 +289,26 @@ def test_sampled_time_and_pair_statistics_reach_the_planner(gallery_dsn: str) ->
         assert newer > 0.85  # the tag is on the oldest 60 of 800 items
         assert "passes ~9" in plan("old")["reason"]
         assert "passes" not in plan("old", "tag1", match="any")["reason"]  # tag1 is recent
+
+
+def test_the_sample_of_a_never_analyzed_table_is_sized_by_its_rows(deployed_dsn: str) -> None:
+    """Right after a bulk load the partitions have no row estimate (reltuples -1): the
+    sample analyzes them first, instead of taking every item (bit strings as long as
+    the table)."""
+    with psycopg.connect(deployed_dsn, autocommit=True) as c:
+        c.execute("INSERT INTO users (id, username) VALUES (1, 'one')")
+        c.execute(
+            "INSERT INTO content_items_all (title, creator_id, source_type)"
+            " SELECT 'item ' || g, 1, 'items' FROM generate_series(1, 2000) g"
+        )
+        never_analyzed = "SELECT reltuples FROM pg_class WHERE oid = 'content_items'::regclass"
+        assert c.execute(never_analyzed).fetchone() == (-1,)
+        (sampled,) = c.execute(
+            "SELECT sampled_items FROM gallery._gallery_stats_sample(100)"
+        ).fetchone()
+        assert 20 <= sampled <= 400  # ~100 of 2,000, not all of them
+        assert c.execute(never_analyzed).fetchone() == (2000,)
+        (length,) = c.execute(
+            "SELECT length(bits) FROM count_sample_bits WHERE dimension = 'public'"
+        ).fetchone()
+        assert length == sampled

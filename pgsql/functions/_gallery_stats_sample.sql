@@ -31,11 +31,20 @@ BEGIN
     page), a sort of the sample, one grouped pass over its tags, at most p_pair_budget pair rows grouped;
     the bit strings: one sort of the sample's links, sample-size characters
     per tag and creator seen in it (~0.1 s for 20,000 items with 3,000 tags),
-    and a count of each partition (an index-only scan).
+    and a count of each partition (an index-only scan); an ANALYZE of the
+    partitions first when one was never analyzed.
     */
+    -- The sampling rate needs the partitions' sizes: a partition never analyzed
+    -- (reltuples -1, e.g. right after a bulk load) would make it 100%, and every
+    -- bit string as long as the table.
+    IF EXISTS (SELECT 1 FROM pg_class c
+                WHERE c.oid IN ('public.content_items'::regclass, 'public.content_items_auto'::regclass)
+                  AND c.reltuples < 0) THEN
+        ANALYZE public.content_items, public.content_items_auto;
+    END IF;
     SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) INTO v_items
       FROM pg_class c
-     WHERE c.oid IN (to_regclass('public.content_items'), to_regclass('public.content_items_auto'));
+     WHERE c.oid IN ('public.content_items'::regclass, 'public.content_items_auto'::regclass);
 
     -- One statement, no temporary table (see gallery_stats_refresh); the upserts and
     -- the delete touch disjoint rows.
