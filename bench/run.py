@@ -24,7 +24,7 @@ parameter types gallery_page passes and EXECUTEd with the values
 gallery_page's settings (its SET clauses, among them a generic plan made once,
 then ``_gallery_apply_settings``); timed and checked like the rest. The
 overhead is gallery_page's median minus the bare query's: the checks, the
-planner, the item rows and their cursors.
+planner, the page's sort and its cursors (the strategy reads the item rows).
 
 Also measured: an insert of one item with INSERT_TAGS tags through the parent
 (rows deleted afterwards), gallery_stats_refresh(), gallery_plan alone (the
@@ -340,7 +340,7 @@ def _prepared_bare(
     name = sql.Identifier(BARE_STATEMENT)
     types = [sql.SQL(t) for t in STRATEGY_PARAMETER_TYPES]
     conn.execute(
-        # the page_size + 1 rows gallery_page reads, of which the page is the first page_size
+        # the page_size + 1 item rows gallery_page reads, of which the page is the first page_size
         sql.SQL("PREPARE {} ({}) AS SELECT * FROM gallery.{}({}) LIMIT $12 - 1").format(
             name,
             sql.SQL(", ").join(types),
@@ -771,8 +771,8 @@ def _overhead_lines(report: Report) -> list[str]:
         "function `_gallery_<strategy>` for the page, with the parameter values "
         "`_gallery_request` gives gallery_page, gallery_page's settings and its generic plan "
         "(see bench/run.py). overhead = gallery_page's median minus the bare query's: "
-        "argument checks, the planner (gallery_plan alone: last column), the item rows "
-        "and their cursors. ms, median / p95.",
+        "argument checks, the planner (gallery_plan alone: last column), the page's sort "
+        "and its cursors (the strategy reads the item rows itself). ms, median / p95.",
         "",
         "| class | pick | gallery_page | best baseline | pick / best baseline "
         "| pick's SQL, bare | overhead | gallery_plan alone |",

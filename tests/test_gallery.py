@@ -612,7 +612,7 @@ def test_cursor_must_match_filters_and_be_intact(conn: psycopg.Connection) -> No
 def test_planner_settings_are_set_for_the_call_only(
     conn: psycopg.Connection, function: str
 ) -> None:
-    """work_mem, and the scan, sort and memoize switches a page turns off, come back as they were."""
+    """work_mem, and the scan, sort and memoize switches a page turns off, come back."""
     caller = {
         "work_mem": "1234kB",
         "enable_seqscan": "off",

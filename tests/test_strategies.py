@@ -4,7 +4,8 @@ The catalogue is the one list of strategies: the argument checks, the planner, t
 the bench read it. Here: the file the tests and the bench read at collection time is the
 deployed function; every catalogued strategy has its query (the function _gallery_<strategy>,
 with the parameters every strategy takes), a cost in the planner for every match it serves,
-and a branch in gallery_page's statement; and nothing else has any of these. Each strategy's
+a statement in gallery_page and a branch in _gallery_page_rows; and nothing else has any of
+these. Each strategy's
 whole query is its own file in pgsql/functions/, so a change to it is a diff of that query.
 """
 
@@ -28,9 +29,7 @@ STRATEGY_ARGUMENTS = (
     " p_others text[], p_viewer_id bigint, p_after_at timestamp with time zone,"
     " p_after_id bigint, p_has_cursor boolean, p_forward boolean, p_limit integer"
 )
-STRATEGY_RESULT = (
-    "TABLE(item_id bigint, item_source text, item_created_at timestamp with time zone)"
-)
+STRATEGY_RESULT = "SETOF content_items_all"  # the rows of the items it reads
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +78,17 @@ def test_a_query_for_every_catalogued_strategy_and_nothing_else(conn: psycopg.Co
     assert set(functions) == {s.strategy for s in CATALOGUE}
     assert all(args == STRATEGY_ARGUMENTS for args, _ in functions.values())
     page = (SQL_DIR / "functions" / "gallery_page.sql").read_text()
-    branches = re.findall(r"strategy = '(\w+)' THEN.*?FROM _gallery_(\w+)\(v_req\.tags", page, re.S)
-    last = re.findall(r"ELSE\s+RETURN QUERY.*?FROM _gallery_(\w+)\(v_req\.tags", page, re.S)
+    branches = re.findall(
+        r"strategy = '(\w+)' THEN\s+RETURN QUERY.*?_gallery_page_rows\('(\w+)'", page, re.S
+    )
+    last = re.findall(r"ELSE\s+RETURN QUERY.*?_gallery_page_rows\('(\w+)'", page, re.S)
     ran = sorted([*branches, *((s, s) for s in last)])
     assert ran == sorted((s.strategy, s.strategy) for s in CATALOGUE)
+    rows = (SQL_DIR / "functions" / "_gallery_page_rows.sql").read_text()
+    queries = re.findall(
+        r"SELECT \* FROM gallery\._gallery_(\w+)\(.*?WHERE p_strategy = '(\w+)'", rows, re.S
+    )
+    assert sorted(queries) == sorted((s.strategy, s.strategy) for s in CATALOGUE)
 
 
 def test_forcing_a_strategy_the_catalogue_does_not_list_is_an_error(

@@ -2,7 +2,7 @@ CREATE OR REPLACE FUNCTION gallery._gallery_order_first(  -- noqa: PD003 inlined
     p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
     p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
     p_has_cursor boolean, p_forward boolean, p_limit integer)
-RETURNS TABLE (item_id bigint, item_source text, item_created_at timestamptz)
+RETURNS SETOF public.content_items_all
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     /*
@@ -20,7 +20,8 @@ AS $$
     (infinity, 2^63 - 1) forward and (-infinity, -2^63) backward without
     one (p_has_cursor false), so that the same index condition starts every
     page; p_forward: direction next (older items, newest first) or prev
-    (newer items, oldest first); p_limit rows at most, in walk order.
+    (newer items, oldest first); p_limit rows at most, in walk order: the
+    items' rows, which the page returns (no second read of them).
     gallery_page plans it once per session (a generic plan: the parameters
     are its variables) with sequential and bitmap scans and sorts off, so
     that the ordered walk stopping at the page is the plan.
@@ -29,7 +30,7 @@ AS $$
     dense (popular tags, no tag filter), up to every item in scope when they
     are rare. Never builds the match set.
     */
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+    (SELECT i.*
        FROM public.content_items_all i
       WHERE p_forward AND cardinality(p_others) > 0
         AND (i.created_at, i.id) <= (p_after_at, p_after_id)
@@ -42,7 +43,7 @@ AS $$
       ORDER BY i.created_at DESC, i.id DESC
       LIMIT p_limit)
     UNION ALL
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+    (SELECT i.*
        FROM public.content_items_all i
       WHERE NOT p_forward AND cardinality(p_others) > 0
         AND (i.created_at, i.id) >= (p_after_at, p_after_id)
@@ -56,7 +57,7 @@ AS $$
       LIMIT p_limit)
     UNION ALL
     -- the viewer's own items only (user-* sources): their walk in the creator's index
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+    (SELECT i.*
        FROM public.content_items_all i
       WHERE p_forward AND cardinality(p_others) = 0
         AND i.creator_id = p_viewer_id
@@ -68,7 +69,7 @@ AS $$
       ORDER BY i.created_at DESC, i.id DESC
       LIMIT p_limit)
     UNION ALL
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
+    (SELECT i.*
        FROM public.content_items_all i
       WHERE NOT p_forward AND cardinality(p_others) = 0
         AND i.creator_id = p_viewer_id

@@ -2,7 +2,7 @@ CREATE OR REPLACE FUNCTION gallery._gallery_tag_array(  -- noqa: PD003 inlined i
     p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
     p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
     p_has_cursor boolean, p_forward boolean, p_limit integer)
-RETURNS TABLE (item_id bigint, item_source text, item_created_at timestamptz)
+RETURNS SETOF public.content_items_all
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     /*
@@ -14,11 +14,12 @@ AS $$
       any: tag_nos && p_tag_nos, the union of the tags' postings
     The candidates are MATERIALIZED, so that PostgreSQL cannot walk the
     keyset index instead; scope and cursor are tested in the same rows; a
-    top-N sort keeps p_limit of them. Parameters: as _gallery_order_first's.
+    top-N sort keeps p_limit of them, whose rows are read again by primary
+    key (the candidates stay narrow). Parameters: as _gallery_order_first's.
     Cost: all: about the rarest tag's postings times K; any: the tags'
-    postings; then one heap row per match and a top-N sort of those in
-    scope. gallery_plan runs it only where the matches are few enough
-    (seed_candidate_cap).
+    postings; then one heap row per match, a top-N sort of those in scope
+    and p_limit primary-key probes. gallery_plan runs it only where the
+    matches are few enough (seed_candidate_cap).
     */
     (WITH c AS MATERIALIZED (
          SELECT i.id::bigint AS id, i.source_type::text AS source_type,
@@ -28,15 +29,20 @@ AS $$
             AND i.source_type = ANY (p_types)
             AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
                                           p_own, p_others, p_viewer_id))
-     SELECT c.id, c.source_type, c.created_at
-       FROM c
-      WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
-             OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
-        AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
-      ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
-               CASE WHEN p_forward THEN c.id END DESC,
-               c.created_at, c.id
-      LIMIT p_limit)
+     SELECT i.*
+       FROM (SELECT c.id, c.source_type, c.created_at
+               FROM c
+              WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
+                     OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
+                AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
+              ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
+                       CASE WHEN p_forward THEN c.id END DESC,
+                       c.created_at, c.id
+              LIMIT p_limit) AS p
+       JOIN public.content_items_all i ON i.id = p.id AND i.source_type = p.source_type
+      ORDER BY CASE WHEN p_forward THEN p.created_at END DESC,
+               CASE WHEN p_forward THEN p.id END DESC,
+               p.created_at, p.id)
     UNION ALL
     (WITH c AS MATERIALIZED (
          SELECT i.id::bigint AS id, i.source_type::text AS source_type,
@@ -46,15 +52,20 @@ AS $$
             AND i.source_type = ANY (p_types)
             AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
                                           p_own, p_others, p_viewer_id))
-     SELECT c.id, c.source_type, c.created_at
-       FROM c
-      WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
-             OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
-        AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
-      ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
-               CASE WHEN p_forward THEN c.id END DESC,
-               c.created_at, c.id
-      LIMIT p_limit)
+     SELECT i.*
+       FROM (SELECT c.id, c.source_type, c.created_at
+               FROM c
+              WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
+                     OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
+                AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
+              ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
+                       CASE WHEN p_forward THEN c.id END DESC,
+                       c.created_at, c.id
+              LIMIT p_limit) AS p
+       JOIN public.content_items_all i ON i.id = p.id AND i.source_type = p.source_type
+      ORDER BY CASE WHEN p_forward THEN p.created_at END DESC,
+               CASE WHEN p_forward THEN p.id END DESC,
+               p.created_at, p.id)
 $$;
 
 COMMENT ON FUNCTION gallery._gallery_tag_array(uuid[], integer[], text, text[], text[], text[], bigint, timestamptz, bigint, boolean, boolean, integer) IS

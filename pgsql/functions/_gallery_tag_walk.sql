@@ -2,14 +2,15 @@ CREATE OR REPLACE FUNCTION gallery._gallery_tag_walk(  -- noqa: PD003 inlined in
     p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
     p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
     p_has_cursor boolean, p_forward boolean, p_limit integer)
-RETURNS TABLE (item_id bigint, item_source text, item_created_at timestamptz)
+RETURNS SETOF public.content_items_all
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     /*
     Strategy tag_walk (match all or any): walk a tag's postings in page order
     from the cursor, in content_tags_tag_created_idx (tag_id, created_at
     DESC, content_id DESC) INCLUDE (content_source), and read each item's row
-    (one primary-key probe) for the scope and the other tags.
+    (one primary-key probe) for the scope and the other tags; returns those
+    rows (the page's).
       all: the rarest tag's postings (p_tags[1]); an item is kept when its
            tag_nos @> p_tag_nos; stops at p_limit rows
       any: each tag's first p_limit postings in scope (one walk per tag),
@@ -23,7 +24,7 @@ AS $$
     together stop it early. any: at most p_limit postings and probes per
     tag, and a sort of those.
     */
-    (SELECT ct.content_id::bigint, ct.content_source, ct.created_at
+    (SELECT i.*
        FROM public.content_tags ct
        JOIN public.content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
       WHERE p_forward AND p_match = 'all'
@@ -37,7 +38,7 @@ AS $$
       ORDER BY ct.created_at DESC, ct.content_id DESC
       LIMIT p_limit)
     UNION ALL
-    (SELECT ct.content_id::bigint, ct.content_source, ct.created_at
+    (SELECT i.*
        FROM public.content_tags ct
        JOIN public.content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
       WHERE NOT p_forward AND p_match = 'all'
@@ -51,10 +52,10 @@ AS $$
       ORDER BY ct.created_at, ct.content_id
       LIMIT p_limit)
     UNION ALL
-    (SELECT DISTINCT ON (w.created_at, w.content_id) w.content_id, w.content_source, w.created_at
+    (SELECT DISTINCT ON (w.created_at, w.id) w.*
        FROM unnest(p_tags) AS t(tag_id)
       CROSS JOIN LATERAL (
-            SELECT ct.content_id::bigint, ct.content_source, ct.created_at
+            SELECT i.*
               FROM public.content_tags ct
               JOIN public.content_items_all i
                 ON i.id = ct.content_id AND i.source_type = ct.content_source
@@ -67,13 +68,13 @@ AS $$
              ORDER BY ct.created_at DESC, ct.content_id DESC
              LIMIT p_limit) AS w
       WHERE p_forward AND p_match = 'any'
-      ORDER BY w.created_at DESC, w.content_id DESC
+      ORDER BY w.created_at DESC, w.id DESC
       LIMIT p_limit)
     UNION ALL
-    (SELECT DISTINCT ON (w.created_at, w.content_id) w.content_id, w.content_source, w.created_at
+    (SELECT DISTINCT ON (w.created_at, w.id) w.*
        FROM unnest(p_tags) AS t(tag_id)
       CROSS JOIN LATERAL (
-            SELECT ct.content_id::bigint, ct.content_source, ct.created_at
+            SELECT i.*
               FROM public.content_tags ct
               JOIN public.content_items_all i
                 ON i.id = ct.content_id AND i.source_type = ct.content_source
@@ -86,7 +87,7 @@ AS $$
              ORDER BY ct.created_at, ct.content_id
              LIMIT p_limit) AS w
       WHERE NOT p_forward AND p_match = 'any'
-      ORDER BY w.created_at, w.content_id
+      ORDER BY w.created_at, w.id
       LIMIT p_limit)
 $$;
 

@@ -23,15 +23,15 @@ SET max_parallel_workers_per_gather = 0  -- starting a worker costs more than a 
 AS $$
 DECLARE
     v_req record;
-    v_function text;
 BEGIN
     /*
     Contract: for DBAs. Same arguments (and the same errors) as gallery_page;
     returns the plan decision (strategy, estimated costs, K, rarest count,
-    estimate) and then EXPLAIN (ANALYZE, BUFFERS) of the query that strategy
-    runs for this page (its function, inlined), planned as gallery_page plans
-    it (a generic plan, with the same settings), or plain EXPLAIN (the query
-    does not run) when measure is false.
+    estimate) and then EXPLAIN (ANALYZE, BUFFERS) of the statement
+    gallery_page runs for this page (_gallery_page_rows with that strategy,
+    inlined), planned as gallery_page plans it (a generic plan, with the same
+    settings; the cursor secret a parameter the plan does not show), or plain
+    EXPLAIN (the statement does not run) when measure is false.
     Cost: gallery_page's when measure is true (the query runs), plus the
     planning of the query.
     */
@@ -46,17 +46,18 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_prepared_statements WHERE name = 'gallery_explained') THEN
         DEALLOCATE gallery_explained;  -- left by a call that failed half-way
     END IF;
-    v_function := '_gallery_' || v_req.strategy;
     EXECUTE format(
         'PREPARE gallery_explained (uuid[], integer[], text, text[], text[], text[], bigint,'
-        ' timestamptz, bigint, boolean, boolean, integer) AS'
-        ' SELECT * FROM gallery.%I($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
-        v_function);
+        ' timestamptz, bigint, boolean, boolean, integer, text, text) AS'
+        ' SELECT * FROM gallery._gallery_page_rows(%L, $1, $2, $3, $4, $5, $6, $7, $8, $9,'
+        ' $10, $11, $12, $13, $14)',
+        v_req.strategy);
     RETURN QUERY EXECUTE format(
-        'EXPLAIN (%s) EXECUTE gallery_explained (%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+        'EXPLAIN (%s) EXECUTE gallery_explained (%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
         CASE WHEN measure THEN 'ANALYZE, BUFFERS' ELSE 'COSTS' END,
         v_req.tags, v_req.tag_nos, match, v_req.types, v_req.own, v_req.others, viewer_id,
-        v_req.after_created_at, v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1);
+        v_req.after_created_at, v_req.after_id, v_req.has_cursor, v_req.forward, page_size,
+        v_req.filter_hash, v_req.cursor_secret);
     DEALLOCATE gallery_explained;
 END
 $$;

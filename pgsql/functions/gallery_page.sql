@@ -54,9 +54,9 @@ BEGIN
     is not ours, altered, from another version or for other filters.
     Unknown tag ids are not errors: under 'all' they match nothing, under
     'any' they add nothing.
-    Cost: the chosen strategy's (see each strategy's function), plus one
-    primary-key lookup per returned row in the same statement; a sampled
-    telemetry insert. The checks and the planner read gallery_config's row
+    Cost: the chosen strategy's (see each strategy's function), plus a sort
+    of its rows and one HMAC per returned row in the same statement; a
+    sampled telemetry insert. The checks and the planner read gallery_config's row
     and the tags' statistics; the page's statement is planned once per
     session.
     */
@@ -75,49 +75,28 @@ BEGIN
     -- through, and made pages short when one was deleted.) No query at all
     -- when a tag does not exist (all) or none does (any).
     -- One static statement per strategy, each planned once per session (a generic
-    -- plan: plan_cache_mode above) with the settings below: the strategy's query
-    -- (its function, inlined) reads page_size + 1 rows nearest the cursor, and
-    -- _gallery_page_rows (inlined too) makes the page of them, with the item rows
-    -- and their cursors. (One statement for all three, the others stopped at a
+    -- plan: plan_cache_mode above) with the settings below: _gallery_page_rows
+    -- (inlined), given the strategy as a constant, keeps that strategy's query
+    -- (its function, inlined too) and makes the page of the rows it reads, with
+    -- their cursors. (One statement for all strategies, the others stopped at a
     -- one-time filter, cost ~1 ms a call to start and end the plans not run.)
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
         PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
         IF v_req.strategy = 'order_first' THEN
-            RETURN QUERY
-            SELECT r.* FROM (
-                SELECT array_agg(w.item_id) AS ids, array_agg(w.item_source) AS sources,
-                       array_agg(w.item_created_at) AS created
-                  FROM _gallery_order_first(v_req.tags, v_req.tag_nos, match, v_req.types,
-                           v_req.own, v_req.others, viewer_id, v_req.after_created_at,
-                           v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1) AS w
-                ) AS a
-             CROSS JOIN LATERAL _gallery_page_rows(a.ids, a.sources, a.created, v_req.forward,
-                                                   page_size, v_req.filter_hash,
-                                                   v_req.cursor_secret) AS r;
+            RETURN QUERY SELECT * FROM _gallery_page_rows('order_first', v_req.tags, v_req.tag_nos,
+                match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
+                v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
+                v_req.cursor_secret);
         ELSIF v_req.strategy = 'tag_walk' THEN
-            RETURN QUERY
-            SELECT r.* FROM (
-                SELECT array_agg(w.item_id) AS ids, array_agg(w.item_source) AS sources,
-                       array_agg(w.item_created_at) AS created
-                  FROM _gallery_tag_walk(v_req.tags, v_req.tag_nos, match, v_req.types,
-                           v_req.own, v_req.others, viewer_id, v_req.after_created_at,
-                           v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1) AS w
-                ) AS a
-             CROSS JOIN LATERAL _gallery_page_rows(a.ids, a.sources, a.created, v_req.forward,
-                                                   page_size, v_req.filter_hash,
-                                                   v_req.cursor_secret) AS r;
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_walk', v_req.tags, v_req.tag_nos,
+                match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
+                v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
+                v_req.cursor_secret);
         ELSE
-            RETURN QUERY
-            SELECT r.* FROM (
-                SELECT array_agg(w.item_id) AS ids, array_agg(w.item_source) AS sources,
-                       array_agg(w.item_created_at) AS created
-                  FROM _gallery_tag_array(v_req.tags, v_req.tag_nos, match, v_req.types,
-                           v_req.own, v_req.others, viewer_id, v_req.after_created_at,
-                           v_req.after_id, v_req.has_cursor, v_req.forward, page_size + 1) AS w
-                ) AS a
-             CROSS JOIN LATERAL _gallery_page_rows(a.ids, a.sources, a.created, v_req.forward,
-                                                   page_size, v_req.filter_hash,
-                                                   v_req.cursor_secret) AS r;
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_array', v_req.tags, v_req.tag_nos,
+                match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
+                v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
+                v_req.cursor_secret);
         END IF;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     END IF;

@@ -35,7 +35,7 @@ MUTATIONS = [
     Mutation(
         "page ordered by id only",
         "_gallery_page_rows.sql",
-        (("     ORDER BY w.item_created_at DESC, w.item_id DESC", "     ORDER BY w.item_id DESC"),),
+        (("     ORDER BY w.created_at DESC, w.id DESC\n$$", "     ORDER BY w.id DESC\n$$"),),
     ),
     Mutation(
         "order_first walks in id order",
@@ -43,11 +43,11 @@ MUTATIONS = [
         (
             (
                 "      ORDER BY i.created_at DESC, i.id DESC\n      LIMIT p_limit)\n    UNION ALL\n"
-                "    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz\n"
+                "    (SELECT i.*\n"
                 "       FROM public.content_items_all i\n"
                 "      WHERE NOT p_forward AND cardinality(p_others) > 0",
                 "      ORDER BY i.id DESC, i.created_at DESC\n      LIMIT p_limit)\n    UNION ALL\n"
-                "    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz\n"
+                "    (SELECT i.*\n"
                 "       FROM public.content_items_all i\n"
                 "      WHERE NOT p_forward AND cardinality(p_others) > 0",
             ),
@@ -92,15 +92,15 @@ MUTATIONS = [
         "_gallery_page_rows.sql",
         (
             (
-                "THEN trunc(extract(epoch FROM i.created_at",
-                "THEN trunc(extract(epoch FROM date_trunc('milliseconds', i.created_at)",
+                "THEN trunc(extract(epoch FROM s.created_at",
+                "THEN trunc(extract(epoch FROM date_trunc('milliseconds', s.created_at)",
             ),
         ),
     ),
     Mutation(
         "prev returns one row too many",
         "_gallery_page_rows.sql",
-        (("ELSE w.older END <= p_page_size", "ELSE w.older - 1 END <= p_page_size"),),
+        (("ELSE w.newer > w.found - p_page_size", "ELSE w.newer >= w.found - p_page_size"),),
     ),
     Mutation(
         "has_more says no more on every page",
@@ -143,7 +143,7 @@ MUTATIONS = [
     Mutation(
         "an unknown tag under all is ignored",
         "_gallery_tag_nos.sql",
-        (("    IF p_match = 'all'\n", "    IF false\n"),),
+        (("CASE WHEN p_match = 'all'", "CASE WHEN false"),),
     ),
     Mutation(
         "cursor signature not checked",
