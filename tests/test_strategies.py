@@ -29,7 +29,13 @@ STRATEGY_ARGUMENTS = (
     " p_others text[], p_viewer_id bigint, p_after_at timestamp with time zone,"
     " p_after_id bigint, p_has_cursor boolean, p_forward boolean, p_limit integer"
 )
-STRATEGY_RESULT = "SETOF content_items_all"  # the rows of the items it reads
+# the rows of the items it reads, as gallery_page returns them
+STRATEGY_RESULT = (
+    "TABLE(id bigint, source_type text, created_at timestamp with time zone,"
+    " creator_id bigint, title text, content_type text, content_data text, path_thumb text,"
+    " path_thumbs_alt_res jsonb, prompt text, item_metadata jsonb, is_private boolean,"
+    " quality_score double precision, updated_at timestamp with time zone)"
+)
 
 
 @pytest.fixture(scope="module")

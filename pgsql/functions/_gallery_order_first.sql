@@ -2,7 +2,10 @@ CREATE OR REPLACE FUNCTION gallery._gallery_order_first(  -- noqa: PD003 inlined
     p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
     p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
     p_has_cursor boolean, p_forward boolean, p_limit integer)
-RETURNS SETOF public.content_items_all
+RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id bigint,
+               title text, content_type text, content_data text, path_thumb text,
+               path_thumbs_alt_res jsonb, prompt text, item_metadata jsonb,
+               is_private boolean, quality_score double precision, updated_at timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     /*
@@ -30,7 +33,10 @@ AS $$
     dense (popular tags, no tag filter), up to every item in scope when they
     are rare. Never builds the match set.
     */
-    (SELECT i.*
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM public.content_items_all i
       WHERE p_forward AND cardinality(p_others) > 0
         AND (i.created_at, i.id) <= (p_after_at, p_after_id)
@@ -43,7 +49,10 @@ AS $$
       ORDER BY i.created_at DESC, i.id DESC
       LIMIT p_limit)
     UNION ALL
-    (SELECT i.*
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM public.content_items_all i
       WHERE NOT p_forward AND cardinality(p_others) > 0
         AND (i.created_at, i.id) >= (p_after_at, p_after_id)
@@ -57,7 +66,10 @@ AS $$
       LIMIT p_limit)
     UNION ALL
     -- the viewer's own items only (user-* sources): their walk in the creator's index
-    (SELECT i.*
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM public.content_items_all i
       WHERE p_forward AND cardinality(p_others) = 0
         AND i.creator_id = p_viewer_id
@@ -69,7 +81,10 @@ AS $$
       ORDER BY i.created_at DESC, i.id DESC
       LIMIT p_limit)
     UNION ALL
-    (SELECT i.*
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM public.content_items_all i
       WHERE NOT p_forward AND cardinality(p_others) = 0
         AND i.creator_id = p_viewer_id

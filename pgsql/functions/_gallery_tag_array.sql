@@ -2,7 +2,10 @@ CREATE OR REPLACE FUNCTION gallery._gallery_tag_array(  -- noqa: PD003 inlined i
     p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
     p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
     p_has_cursor boolean, p_forward boolean, p_limit integer)
-RETURNS SETOF public.content_items_all
+RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id bigint,
+               title text, content_type text, content_data text, path_thumb text,
+               path_thumbs_alt_res jsonb, prompt text, item_metadata jsonb,
+               is_private boolean, quality_score double precision, updated_at timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     /*
@@ -29,7 +32,10 @@ AS $$
             AND i.source_type = ANY (p_types)
             AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
                                           p_own, p_others, p_viewer_id))
-     SELECT i.*
+     SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM (SELECT c.id, c.source_type, c.created_at
                FROM c
               WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
@@ -52,7 +58,10 @@ AS $$
             AND i.source_type = ANY (p_types)
             AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
                                           p_own, p_others, p_viewer_id))
-     SELECT i.*
+     SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM (SELECT c.id, c.source_type, c.created_at
                FROM c
               WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)

@@ -2,7 +2,10 @@ CREATE OR REPLACE FUNCTION gallery._gallery_tag_walk(  -- noqa: PD003 inlined in
     p_tags uuid[], p_tag_nos integer[], p_match text, p_types text[], p_own text[],
     p_others text[], p_viewer_id bigint, p_after_at timestamptz, p_after_id bigint,
     p_has_cursor boolean, p_forward boolean, p_limit integer)
-RETURNS SETOF public.content_items_all
+RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id bigint,
+               title text, content_type text, content_data text, path_thumb text,
+               path_thumbs_alt_res jsonb, prompt text, item_metadata jsonb,
+               is_private boolean, quality_score double precision, updated_at timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     /*
@@ -24,7 +27,10 @@ AS $$
     together stop it early. any: at most p_limit postings and probes per
     tag, and a sort of those.
     */
-    (SELECT i.*
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM public.content_tags ct
        JOIN public.content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
       WHERE p_forward AND p_match = 'all'
@@ -38,7 +44,10 @@ AS $$
       ORDER BY ct.created_at DESC, ct.content_id DESC
       LIMIT p_limit)
     UNION ALL
-    (SELECT i.*
+    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+            i.quality_score::double precision, i.updated_at::timestamptz
        FROM public.content_tags ct
        JOIN public.content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
       WHERE NOT p_forward AND p_match = 'all'
@@ -55,7 +64,11 @@ AS $$
     (SELECT DISTINCT ON (w.created_at, w.id) w.*
        FROM unnest(p_tags) AS t(tag_id)
       CROSS JOIN LATERAL (
-            SELECT i.*
+            SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz,
+                   i.creator_id::bigint, i.title::text, i.content_type::text,
+                   i.content_data::text, i.path_thumb::text, i.path_thumbs_alt_res::jsonb,
+                   i.prompt::text, i.item_metadata::jsonb, i.is_private,
+                   i.quality_score::double precision, i.updated_at::timestamptz
               FROM public.content_tags ct
               JOIN public.content_items_all i
                 ON i.id = ct.content_id AND i.source_type = ct.content_source
@@ -74,7 +87,11 @@ AS $$
     (SELECT DISTINCT ON (w.created_at, w.id) w.*
        FROM unnest(p_tags) AS t(tag_id)
       CROSS JOIN LATERAL (
-            SELECT i.*
+            SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz,
+                   i.creator_id::bigint, i.title::text, i.content_type::text,
+                   i.content_data::text, i.path_thumb::text, i.path_thumbs_alt_res::jsonb,
+                   i.prompt::text, i.item_metadata::jsonb, i.is_private,
+                   i.quality_score::double precision, i.updated_at::timestamptz
               FROM public.content_tags ct
               JOIN public.content_items_all i
                 ON i.id = ct.content_id AND i.source_type = ct.content_source

@@ -42,14 +42,16 @@ MUTATIONS = [
         "_gallery_order_first.sql",
         (
             (
-                "      ORDER BY i.created_at DESC, i.id DESC\n      LIMIT p_limit)\n    UNION ALL\n"
-                "    (SELECT i.*\n"
-                "       FROM public.content_items_all i\n"
-                "      WHERE NOT p_forward AND cardinality(p_others) > 0",
-                "      ORDER BY i.id DESC, i.created_at DESC\n      LIMIT p_limit)\n    UNION ALL\n"
-                "    (SELECT i.*\n"
-                "       FROM public.content_items_all i\n"
-                "      WHERE NOT p_forward AND cardinality(p_others) > 0",
+                "p_own, p_others, p_viewer_id)\n"
+                "        AND (cardinality(p_tag_nos) = 0\n"
+                "             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos"
+                " ELSE i.tag_nos && p_tag_nos END)\n"
+                "      ORDER BY i.created_at DESC, i.id DESC",
+                "p_own, p_others, p_viewer_id)\n"
+                "        AND (cardinality(p_tag_nos) = 0\n"
+                "             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos"
+                " ELSE i.tag_nos && p_tag_nos END)\n"
+                "      ORDER BY i.id DESC, i.created_at DESC",
             ),
         ),
     ),
