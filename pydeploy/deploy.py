@@ -572,10 +572,6 @@ def _sync_functions(
     files = read_function_files(sql_dir)
     by_stem = {f.stem: f for f in files}
     actions = [s for s in _function_states(cur, files) if s.action]
-    # Files are created one by one, in name order, with their bodies unchecked (as
-    # pg_restore does): a SQL function's body may name a function created after it,
-    # or one whose new version comes later. Every body is checked once all exist.
-    cur.execute("SET LOCAL check_function_bodies = off")
     _check_drops(cur, actions, allowed_drops)
     kinds: dict[str, str] = dict(
         cur.execute("SELECT file, kind FROM pydeploy.function_registry").fetchall()
@@ -593,28 +589,7 @@ def _sync_functions(
             _deploy_function(cur, f, old_signature)
         except psycopg.Error as e:
             raise DeployError(f"{f.path.name}: {_pg_message(e)}") from e
-    cur.execute("SET LOCAL check_function_bodies = on")
-    for state in actions:
-        if state.action != "drop":
-            f = by_stem[state.file]
-            try:
-                _check_body(cur, f.signature)
-            except psycopg.Error as e:
-                raise DeployError(f"{f.path.name}: {_pg_message(e)}") from e
     return actions
-
-
-def _check_body(cur: psycopg.Cursor, signature: str) -> None:
-    """What CREATE FUNCTION checks with check_function_bodies on: the function's
-    language validator (SQL: the body parses and its tables and functions exist)."""
-    row = cur.execute(
-        "SELECT p.oid, l.lanvalidator::regproc::text FROM pg_proc p"
-        " JOIN pg_language l ON l.oid = p.prolang"
-        " WHERE p.oid = to_regprocedure(%s) AND l.lanvalidator <> 0",
-        (signature,),
-    ).fetchone()
-    if row is not None:
-        cur.execute(sql.SQL("SELECT {}(%s)").format(sql.SQL(row[1])), (row[0],))
 
 
 def _check_drops(
