@@ -24,57 +24,38 @@ AS $$
     and p_limit primary-key probes. gallery_plan runs it only where the
     matches are few enough (seed_candidate_cap).
     */
-    (WITH c AS MATERIALIZED (
+    WITH c AS MATERIALIZED (  -- the candidates: one of the two arms runs
          SELECT i.id::bigint AS id, i.source_type::text AS source_type,
                 i.created_at::timestamptz AS created_at
            FROM public.content_items_all i
           WHERE p_match = 'all' AND i.tag_nos @> p_tag_nos
             AND i.source_type = ANY (p_types)
             AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
-                                          p_own, p_others, p_viewer_id))
-     SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM (SELECT c.id, c.source_type, c.created_at
-               FROM c
-              WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
-                     OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
-                AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
-              ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
-                       CASE WHEN p_forward THEN c.id END DESC,
-                       c.created_at, c.id
-              LIMIT p_limit) AS p
-       JOIN public.content_items_all i ON i.id = p.id AND i.source_type = p.source_type
-      ORDER BY CASE WHEN p_forward THEN p.created_at END DESC,
-               CASE WHEN p_forward THEN p.id END DESC,
-               p.created_at, p.id)
-    UNION ALL
-    (WITH c AS MATERIALIZED (
-         SELECT i.id::bigint AS id, i.source_type::text AS source_type,
-                i.created_at::timestamptz AS created_at
+                                          p_own, p_others, p_viewer_id)
+         UNION ALL
+         SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz
            FROM public.content_items_all i
           WHERE p_match = 'any' AND i.tag_nos && p_tag_nos
             AND i.source_type = ANY (p_types)
             AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
                                           p_own, p_others, p_viewer_id))
-     SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM (SELECT c.id, c.source_type, c.created_at
-               FROM c
-              WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
-                     OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
-                AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
-              ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
-                       CASE WHEN p_forward THEN c.id END DESC,
-                       c.created_at, c.id
-              LIMIT p_limit) AS p
-       JOIN public.content_items_all i ON i.id = p.id AND i.source_type = p.source_type
-      ORDER BY CASE WHEN p_forward THEN p.created_at END DESC,
-               CASE WHEN p_forward THEN p.id END DESC,
-               p.created_at, p.id)
+    SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+           i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+           i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+           i.quality_score::double precision, i.updated_at::timestamptz
+      FROM (SELECT c.id, c.source_type, c.created_at
+              FROM c
+             WHERE (p_forward AND (c.created_at, c.id) <= (p_after_at, p_after_id)
+                    OR NOT p_forward AND (c.created_at, c.id) >= (p_after_at, p_after_id))
+               AND NOT (p_has_cursor AND c.created_at = p_after_at AND c.id = p_after_id)
+             ORDER BY CASE WHEN p_forward THEN c.created_at END DESC,
+                      CASE WHEN p_forward THEN c.id END DESC,
+                      c.created_at, c.id
+             LIMIT p_limit) AS p
+      JOIN public.content_items_all i ON i.id = p.id AND i.source_type = p.source_type
+     ORDER BY CASE WHEN p_forward THEN p.created_at END DESC,
+              CASE WHEN p_forward THEN p.id END DESC,
+              p.created_at, p.id
 $$;
 
 COMMENT ON FUNCTION gallery._gallery_tag_array(uuid[], integer[], text, text[], text[], text[], bigint, timestamptz, bigint, boolean, boolean, integer) IS
