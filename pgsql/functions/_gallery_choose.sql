@@ -90,22 +90,24 @@ BEGIN
         RETURN;
     END IF;
 
-    -- one row per tag, rarest first (plain aggregates and a loop: ordered
-    -- aggregates cost more to start than this whole loop)
+    -- one row per tag, rarest first (a loop, not ordered aggregates: those cost
+    -- more to start than the whole loop); LATERAL keeps each tag's statistics an
+    -- index probe whatever the generic plan estimates
     tag_ids := '{}';
     tag_counts := '{}';
     v_links := 0;
     stats_stale := false;
     FOR v_tag IN
-        SELECT u.tag, coalesce(sum(st.cardinality), v_cfg.fallback_default_count)::bigint AS n,
-               coalesce(min(st.newer_share), 0) AS newer,
-               coalesce(bool_or(st.updated_at < now() - make_interval(
-                            secs => v_cfg.freshness_seconds)), true) AS stale
+        SELECT u.tag, s.n, s.newer, s.stale
           FROM unnest(p_tags) AS u(tag)
-          LEFT JOIN public.tag_cardinality_stats st
-            ON st.tag_id = u.tag AND st.content_source = ANY (p_types)
-         GROUP BY u.tag
-         ORDER BY n, u.tag
+         CROSS JOIN LATERAL (
+               SELECT coalesce(sum(st.cardinality), v_cfg.fallback_default_count)::bigint AS n,
+                      coalesce(min(st.newer_share), 0) AS newer,
+                      coalesce(bool_or(st.updated_at < now() - make_interval(
+                                   secs => v_cfg.freshness_seconds)), true) AS stale
+                 FROM public.tag_cardinality_stats st
+                WHERE st.tag_id = u.tag AND st.content_source = ANY (p_types)) AS s
+         ORDER BY s.n, u.tag
     LOOP
         tag_ids := tag_ids || v_tag.tag;
         tag_counts := tag_counts || v_tag.n;
