@@ -85,9 +85,9 @@ def test_a_query_for_every_catalogued_strategy_and_nothing_else(conn: psycopg.Co
     assert all(args == STRATEGY_ARGUMENTS for args, _ in functions.values())
     page = (SQL_DIR / "functions" / "gallery_page.sql").read_text()
     branches = re.findall(
-        r"strategy = '(\w+)' THEN\s+RETURN QUERY.*?_gallery_page_rows\('(\w+)'", page, re.S
+        r"strategy = '(\w+)' THEN\s+v_page := ARRAY.*?_gallery_page_rows\('(\w+)'", page, re.S
     )
-    last = re.findall(r"ELSE\s+RETURN QUERY.*?_gallery_page_rows\('(\w+)'", page, re.S)
+    last = re.findall(r"ELSE\s+v_page := ARRAY.*?_gallery_page_rows\('(\w+)'", page, re.S)
     ran = sorted([*branches, *((s, s) for s in last)])
     assert ran == sorted((s.strategy, s.strategy) for s in CATALOGUE)
     rows = (SQL_DIR / "functions" / "_gallery_page_rows.sql").read_text()

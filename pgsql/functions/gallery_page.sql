@@ -30,6 +30,11 @@ DECLARE
     v_started timestamptz := clock_timestamp();
     v_req record;
     v_rows bigint := 0;
+    v_cache record;
+    v_page public.gallery_page_cache.page%TYPE;
+    v_slot bigint;
+    v_counted record;
+    v_fill boolean := false;
 BEGIN
     /*
     Contract (docs/api.md): one page of the gallery, newest first
@@ -54,17 +59,73 @@ BEGIN
     is not ours, altered, from another version or for other filters.
     Unknown tag ids are not errors: under 'all' they match nothing, under
     'any' they add nothing.
-    Cost: the chosen strategy's (see each strategy's function), plus a sort
-    of its rows and one HMAC per returned row in the same statement; a
-    sampled telemetry insert. The checks and the planner read gallery_config's row
-    and the tags' statistics; the page's statement is planned once per
-    session.
+    Page cache (gallery_config.cache_enabled; docs/operations.md): a call
+    whose page is cached and still valid (no write to its tags, or to any
+    item without a tag filter, committed since it was read; no knob changed;
+    younger than cache_ttl_seconds) returns it as stored, before any other
+    work; a miss stores the page it reads. Forced strategies and read-only
+    transactions (a hot standby) bypass the cache.
+    Cost: the cache lookup (a key, one index probe, the guard's versions);
+    on a miss, the chosen strategy's (see each strategy's function), plus a
+    sort of its rows and one HMAC per returned row in the same statement, and
+    the page stored; a sampled telemetry insert. The checks and the planner
+    read gallery_config's row and the tags' statistics; the page's statement
+    is planned once per session.
     */
     IF strategy IS NOT NULL
        AND NOT has_table_privilege(session_user, 'public.gallery_config', 'UPDATE') THEN
         RAISE EXCEPTION 'strategy may only be forced by an administrator'
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'call with strategy => NULL (the planner chooses), or as a member of the admin role';
+    END IF;
+    -- The cache first: an entry is valid while the versions of its guard and
+    -- gallery_config's row are those it was read with (the config's changes with
+    -- every knob, cache_enabled included). A hit is this one statement.
+    IF strategy IS NULL AND NOT current_setting('transaction_read_only')::boolean THEN
+        RETURN QUERY
+        SELECT p.*
+          FROM (SELECT e.page
+                  FROM _gallery_cache_key(tags, cursor, page_size, match, sources, viewer_id,
+                                          direction) AS k
+                  JOIN public.gallery_page_cache e ON e.key = k.key
+                 WHERE CASE WHEN e.expires_at > now()
+                             AND e.config = (SELECT g.xmin FROM public.gallery_config g)
+                             AND e.versions = (SELECT coalesce(sum(v.version), 0)::bigint
+                                                 FROM public.gallery_cache_versions v
+                                                WHERE v.key = ANY (e.guard))
+                            THEN nextval('public.gallery_cache_hits') > 0 END
+               ) AS h,
+               unnest(h.page) AS p;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        -- No page (or an empty one): what the miss needs, with the versions read
+        -- before the page will be (a write committed in between only makes the
+        -- stored page look older than it is).
+        SELECT c.key, c.guard, cfg.xmin AS config, cfg.cache_enabled AS enabled,  -- noqa: PD006 OFFSET 0 below fences a one-row subquery (its versions read once), it pages nothing
+               cfg.cache_ttl_seconds, cfg.cache_max_entries, c.versions, c.entry_versions,
+               c.entry_config, c.expires_at,
+               c.entry_versions = c.versions AND c.entry_config = cfg.xmin
+                   AND c.expires_at > now() AS valid
+          INTO v_cache
+          FROM public.gallery_config cfg
+          LEFT JOIN (SELECT k.key, k.guard,
+                            (SELECT coalesce(sum(v.version), 0)::bigint
+                               FROM public.gallery_cache_versions v
+                              WHERE v.key = ANY (k.guard)) AS versions,
+                            e.versions AS entry_versions, e.config AS entry_config,
+                            e.expires_at
+                       FROM _gallery_cache_key(tags, cursor, page_size, match, sources, viewer_id,
+                                               direction) AS k
+                       LEFT JOIN LATERAL (SELECT * FROM public.gallery_page_cache e
+                                           WHERE e.key = k.key) AS e ON true
+                      WHERE (SELECT g.cache_enabled FROM public.gallery_config g)
+                     OFFSET 0) AS c ON true;  -- (the versions read once, not once per reference)
+        IF v_cache.valid THEN  -- an empty page
+            PERFORM nextval('public.gallery_cache_hits');
+            RETURN;
+        END IF;
+        v_fill := v_cache.enabled;
     END IF;
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
@@ -83,22 +144,47 @@ BEGIN
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
         PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
         IF v_req.strategy = 'order_first' THEN
-            RETURN QUERY SELECT * FROM _gallery_page_rows('order_first', v_req.tags, v_req.tag_nos,
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first', v_req.tags, v_req.tag_nos,
                 match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
                 v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
-                v_req.cursor_secret);
+                v_req.cursor_secret) AS r);
         ELSIF v_req.strategy = 'tag_walk' THEN
-            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_walk', v_req.tags, v_req.tag_nos,
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk', v_req.tags, v_req.tag_nos,
                 match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
                 v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
-                v_req.cursor_secret);
+                v_req.cursor_secret) AS r);
         ELSE
-            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_array', v_req.tags, v_req.tag_nos,
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array', v_req.tags, v_req.tag_nos,
                 match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
                 v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
-                v_req.cursor_secret);
+                v_req.cursor_secret) AS r);
         END IF;
-        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        RETURN QUERY SELECT * FROM unnest(v_page);
+        v_rows := cardinality(v_page);
+    END IF;
+
+    IF v_fill THEN  -- a miss: count it, and store the page in the ring's next slot
+        v_slot := nextval('public.gallery_cache_fills') % v_cache.cache_max_entries;
+        WITH replaced AS (
+            DELETE FROM public.gallery_page_cache e
+             WHERE e.slot = v_slot OR e.key = v_cache.key
+            RETURNING e.key
+        )
+        SELECT nextval('public.gallery_cache_misses'),
+               CASE WHEN v_cache.entry_versions <> v_cache.versions
+                      OR v_cache.entry_config <> v_cache.config
+                    THEN nextval('public.gallery_cache_invalidations')
+                    WHEN v_cache.expires_at <= now()
+                    THEN nextval('public.gallery_cache_expirations') END,
+               (SELECT count(nextval('public.gallery_cache_evictions'))
+                  FROM replaced r WHERE r.key <> v_cache.key)
+          INTO v_counted;
+        INSERT INTO public.gallery_page_cache AS e
+               (key, slot, guard, versions, config, page, expires_at)
+        VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_cache.config,
+                coalesce(v_page, '{}'),
+                now() + make_interval(secs => v_cache.cache_ttl_seconds))
+        ON CONFLICT DO NOTHING;  -- another session stored it, or took the slot, first
     END IF;
 
     IF random() < v_req.telemetry_sample_rate THEN
