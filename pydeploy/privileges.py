@@ -2,9 +2,9 @@
 
 The package's functions live in schema ``gallery`` (migration 0010), owned by the role that
 deploys. PUBLIC may execute none of them. The reader role may call the gallery and its
-facets; the admin role may also plan, explain, refresh statistics and read or change the
-knobs. Both roles are NOLOGIN: grant one to the application's login role
-(``GRANT gallery_reader TO app``). The functions a role may call run as their owner
+facets; the admin role may also plan, explain, refresh statistics, read or change the
+knobs and read or clear the page cache. Both roles are NOLOGIN: grant one to the
+application's login role (``GRANT gallery_reader TO app``). The functions a role may call run as their owner
 (SECURITY DEFINER), so the reader needs no right on any table: it cannot read other
 users' private items, nor the cursor secret.
 """
@@ -27,7 +27,12 @@ READER_FUNCTIONS = (
     "tag_counts",
     "tag_search",
 )
-ADMIN_FUNCTIONS = ("gallery_plan", "gallery_explain", "gallery_stats_refresh")
+ADMIN_FUNCTIONS = (
+    "gallery_plan",
+    "gallery_explain",
+    "gallery_stats_refresh",
+    "gallery_cache_clear",
+)
 ADMIN_TABLES = {
     "gallery_config": "SELECT, UPDATE",
     "gallery_telemetry": "SELECT",
@@ -35,6 +40,7 @@ ADMIN_TABLES = {
     "tag_cardinality_stats": "SELECT",
     "tag_pair_stats": "SELECT",
     "count_sample_bits": "SELECT",
+    "gallery_cache_summary": "SELECT",
 }
 
 

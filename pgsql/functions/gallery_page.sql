@@ -88,7 +88,9 @@ BEGIN
                   FROM _gallery_cache_key(tags, cursor, page_size, match, sources, viewer_id,
                                           direction) AS k
                   JOIN public.gallery_page_cache e ON e.key = k.key
-                 WHERE CASE WHEN e.expires_at > now()
+                 -- (k.key in the test keeps it a join filter: evaluated, and counted, for
+                 -- this key's row only, whichever join the plan uses)
+                 WHERE CASE WHEN e.key = k.key AND e.expires_at > now()
                              AND e.config = (SELECT g.xmin FROM public.gallery_config g)
                              AND e.versions = (SELECT coalesce(sum(v.version), 0)::bigint
                                                  FROM public.gallery_cache_versions v
@@ -121,8 +123,7 @@ BEGIN
                                            WHERE e.key = k.key) AS e ON true
                       WHERE (SELECT g.cache_enabled FROM public.gallery_config g)
                      OFFSET 0) AS c ON true;  -- (the versions read once, not once per reference)
-        IF v_cache.valid THEN  -- an empty page
-            PERFORM nextval('public.gallery_cache_hits');
+        IF v_cache.valid THEN  -- an empty page (the statement above counted the hit)
             RETURN;
         END IF;
         v_fill := v_cache.enabled;

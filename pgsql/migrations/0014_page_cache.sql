@@ -71,12 +71,12 @@ COMMENT ON SEQUENCE public.gallery_cache_expirations IS 'misses on an entry olde
 -- last crash restart, and not in read-only transactions, which bypass the cache)
 CREATE VIEW public.gallery_cache_summary AS
 SELECT c.entries, c.valid_entries, pg_total_relation_size('public.gallery_page_cache') AS bytes,
-       coalesce(pg_sequence_last_value('public.gallery_cache_hits'), 0) AS hits,
-       coalesce(pg_sequence_last_value('public.gallery_cache_misses'), 0) AS misses,
-       coalesce(pg_sequence_last_value('public.gallery_cache_fills'), 0) AS fills,
-       coalesce(pg_sequence_last_value('public.gallery_cache_invalidations'), 0) AS invalidations,
-       coalesce(pg_sequence_last_value('public.gallery_cache_expirations'), 0) AS expirations,
-       coalesce(pg_sequence_last_value('public.gallery_cache_evictions'), 0) AS evictions
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.gallery_cache_hits) AS hits,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.gallery_cache_misses) AS misses,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.gallery_cache_fills) AS fills,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.gallery_cache_invalidations) AS invalidations,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.gallery_cache_expirations) AS expirations,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.gallery_cache_evictions) AS evictions
   FROM (SELECT count(*) AS entries,
                count(*) FILTER (WHERE e.expires_at > now()
                                   AND e.config = (SELECT g.xmin FROM public.gallery_config g)
