@@ -353,3 +353,26 @@ def test_a_crash_restart_empties_the_cache_and_pages_stay_right(
         except psycopg.OperationalError:
             time.sleep(0.1)
     raise AssertionError("the server did not come back after the crash")
+
+
+def test_a_writer_needs_no_right_on_the_cache(cached: psycopg.Connection) -> None:
+    """An application role with the rights docs/db.md lists for writing items and links
+    writes, and its writes invalidate what they change."""
+    page(cached, tags=[TAG_A], sources=COMMUNITY)
+    cached.execute("CREATE ROLE cache_writer")
+    try:
+        cached.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON content_items_all, content_tags TO cache_writer;"
+            " GRANT SELECT, INSERT, DELETE ON tag_nos_pending, tag_nos_pending_xact TO cache_writer;"
+            " GRANT SELECT ON tags, content_items, content_items_auto TO cache_writer"
+        )
+        cached.execute("SET ROLE cache_writer")
+        cached.execute(WRITES["link inserted"][0], {"a": TAG_A})
+        cached.execute(WRITES["item retitled"][0], {"a": TAG_A})
+        cached.execute("RESET ROLE")
+        rows, hits = hits_of(cached, tags=[TAG_A], sources=COMMUNITY)
+        assert hits == 0 and ids(rows) == oracle(cached, [TAG_A], "all", COMMUNITY, None)[:25]
+    finally:
+        cached.execute("RESET ROLE")
+        cached.execute("DROP OWNED BY cache_writer")
+        cached.execute("DROP ROLE cache_writer")

@@ -21,7 +21,7 @@ COMMENT ON COLUMN gallery_config.cache_max_entries IS
 
 -- Versions: per key (a tag's id; the nil uuid for "every item") the sum of its rows'
 -- versions. A writer bumps the row of a slot it holds an advisory lock on
--- (_gallery_cache_touch), so writers never wait for each other here.
+-- (gallery_cache_touch), so writers never wait for each other here.
 CREATE UNLOGGED TABLE public.gallery_cache_versions (
     key     uuid     NOT NULL,
     slot    smallint NOT NULL,
@@ -88,25 +88,23 @@ COMMENT ON VIEW public.gallery_cache_summary IS
     'The page cache: entries (valid: servable now), size, and its counters since the last restart after a crash';
 
 -- The triggers' functions (their files replace these in the same transaction).
-CREATE OR REPLACE FUNCTION gallery.content_tags_touch_cache() RETURNS trigger
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
-CREATE OR REPLACE FUNCTION gallery.content_items_all_touch_cache() RETURNS trigger
+CREATE OR REPLACE FUNCTION gallery.gallery_cache_touch() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
 CREATE OR REPLACE FUNCTION gallery.gallery_cache_truncated() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
 
 CREATE TRIGGER content_tags_touch_cache_insert
     AFTER INSERT ON content_tags REFERENCING NEW TABLE AS new_links
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_touch_cache();
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
 CREATE TRIGGER content_tags_touch_cache_delete
     AFTER DELETE ON content_tags REFERENCING OLD TABLE AS old_links
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_touch_cache();
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
 CREATE TRIGGER content_tags_touch_cache_update
     AFTER UPDATE ON content_tags REFERENCING OLD TABLE AS old_links NEW TABLE AS new_links
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_touch_cache();
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
 CREATE TRIGGER content_items_all_touch_cache_insert_delete
     AFTER INSERT OR DELETE ON content_items_all
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_items_all_touch_cache();
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
 -- every column a page shows or filters on; not tag_nos, which content_tags' changes
 -- already account for (its at-commit rewrite would bump the item's tags twice)
 CREATE TRIGGER content_items_all_touch_cache_update
@@ -118,7 +116,7 @@ CREATE TRIGGER content_items_all_touch_cache_update
                        (NEW.title, NEW.content_type, NEW.content_data, NEW.path_thumb,
                         NEW.path_thumbs_alt_res, NEW.prompt, NEW.creator_id, NEW.item_metadata,
                         NEW.is_private, NEW.quality_score, NEW.created_at, NEW.updated_at))
-    EXECUTE FUNCTION gallery.content_items_all_touch_cache();
+    EXECUTE FUNCTION gallery.gallery_cache_touch();
 CREATE TRIGGER content_tags_cache_truncated
     AFTER TRUNCATE ON content_tags
     FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_truncated();
