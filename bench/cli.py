@@ -15,6 +15,7 @@ import psycopg
 import psycopg.sql
 from rich.progress import Progress
 
+from bench import cache as bench_cache
 from bench import counts as bench_counts
 from bench import loadtest
 from bench import run as bench_run
@@ -246,6 +247,44 @@ def count_command(dsn: str | None, dataset_label: str | None, seed: int, out: Pa
         command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
     )
     paths = bench_counts.write_outputs(report, out)
+    click.echo(paths["md"].read_text())
+    click.echo("written: " + ", ".join(str(p) for p in paths.values()), err=True)
+
+
+@main.command("cache")
+@click.option("--dsn", help="A database with the package applied and data (default: bench_zipf).")
+@click.option("--dataset-label", help="Name of the outputs (default: the database's name).")
+@click.option("--seed", default=1, show_default=True, help="Picks the classes and filters.")
+@click.option(
+    "--seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(4),
+    help="Length of the concurrent-writer and mixed runs, each, split between with and without.",
+)
+@click.option(
+    "--out",
+    default=Path("bench/results"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+def cache_command(
+    dsn: str | None, dataset_label: str | None, seed: int, seconds: float, out: Path
+) -> None:
+    """The page cache against the uncached page, side by side: first pages (uncached, miss,
+    hit), the write triggers' cost (one insert; concurrent writers), a zipf mix of filters
+    under writes; writes <out>/cache-<label>.json and .md and prints the markdown. Leaves
+    the cache off and empty."""
+    dsn = dsn or psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname="bench_zipf")
+    label = dataset_label or psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "bench"
+    report = bench_cache.run(
+        dsn,
+        label=str(label),
+        seed=seed,
+        command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+        seconds=seconds,
+    )
+    paths = bench_cache.write_outputs(report, out)
     click.echo(paths["md"].read_text())
     click.echo("written: " + ", ".join(str(p) for p in paths.values()), err=True)
 

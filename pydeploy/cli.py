@@ -313,8 +313,8 @@ def _print_apply(result: api.ApplyResult) -> None:
 def status(dsn: str | None, sql_dir: Path | None, output_format: str) -> None:
     """Deploy state: migrations and functions (pending, edited, drift). Exit 1 unless in sync.
 
-    Operational health (statistics, pg_cron jobs) is shown too but does not change
-    the exit code: `pydeploy health` checks that."""
+    Operational health (statistics, pg_cron jobs) and the page cache's counters are
+    shown too but do not change the exit code: `pydeploy health` checks health."""
     st = api.status(dsn, sql_dir)
     if output_format == "json":
         _echo_json(st.as_dict())
@@ -340,6 +340,8 @@ def status(dsn: str | None, sql_dir: Path | None, output_format: str) -> None:
         click.echo("in sync" if st.in_sync else "NOT in sync: see above")
         for problem in st.health:
             click.echo(f"health: {problem.check}: {problem.message}")
+        if st.cache:
+            click.echo(f"health: {st.cache}")
     sys.exit(0 if st.in_sync else EXIT_FINDINGS)
 
 

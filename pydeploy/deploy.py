@@ -35,7 +35,7 @@ from yoyo.migrations import Migration, default_migration_table, read_migrations,
 from pydeploy import adoption, health, postings, privileges
 from pydeploy.db import connect
 from pydeploy.errors import DeployError, PydeployError, Refused, UsageError, from_psycopg
-from pydeploy.health import HealthProblem
+from pydeploy.health import CacheSummary, HealthProblem
 from pydeploy.privileges import DEFAULT_ROLES, Roles
 from pydeploy.sources import (
     FunctionFile,
@@ -125,6 +125,7 @@ class Status:
     unknown_migrations: list[str] = field(default_factory=list)
     functions: list[FunctionState] = field(default_factory=list)
     health: list[HealthProblem] = field(default_factory=list)
+    cache: CacheSummary | None = None
 
     @property
     def function_drift(self) -> list[FunctionState]:
@@ -162,6 +163,7 @@ class Status:
             },
             "functions": [f.as_dict() for f in self.functions],
             "health": [dataclasses.asdict(h) for h in self.health],
+            "cache": dataclasses.asdict(self.cache) if self.cache else None,
         }
 
 
@@ -363,6 +365,7 @@ def _status(cur: psycopg.Cursor, sql_dir: Path) -> Status:
         unknown_migrations=[i for i in applied if i not in by_id],
         functions=_function_states(cur, read_function_files(sql_dir)),
         health=health.problems(cur),
+        cache=health.cache_summary(cur),
     )
 
 

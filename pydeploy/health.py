@@ -2,7 +2,8 @@
 
 ``pydeploy status`` answers "is the database what the package says?"; this
 module answers "is it being looked after?" (``pydeploy health``): tag
-statistics present and fresh, the pg_cron jobs' last runs successful.
+statistics present and fresh, the pg_cron jobs' last runs successful; and how
+the page cache is doing (``pydeploy status`` shows it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ SELECT j.jobname, r.return_message, r.end_time
   JOIN LATERAL (SELECT status, return_message, end_time FROM cron.job_run_details d
                  WHERE d.jobid = j.jobid ORDER BY d.runid DESC LIMIT 1) r ON true
  WHERE j.jobname LIKE 'gallery-%%' AND j.database = current_database() AND r.status = 'failed'
+"""
+
+CACHE_SQL = """
+SELECT (SELECT cache_enabled FROM gallery_config) AS enabled, s.* FROM gallery_cache_summary s
 """
 
 
@@ -93,3 +98,42 @@ def problems(cur: psycopg.Cursor) -> list[HealthProblem]:
                 )
             )
     return found
+
+
+@dataclass(frozen=True)
+class CacheSummary:
+    """The page cache's state (view gallery_cache_summary): its counters run since the
+    last crash restart."""
+
+    enabled: bool
+    entries: int
+    valid_entries: int
+    bytes: int
+    hits: int
+    misses: int
+    fills: int
+    invalidations: int
+    expirations: int
+    evictions: int
+
+    @property
+    def hit_rate(self) -> float | None:
+        calls = self.hits + self.misses
+        return self.hits / calls if calls else None
+
+    def __str__(self) -> str:
+        rate = "no calls yet" if self.hit_rate is None else f"hit rate {self.hit_rate:.1%}"
+        return (
+            f"page cache {'on' if self.enabled else 'off'}: {self.entries} pages"
+            f" ({self.valid_entries} valid, {self.bytes / 1024:.0f} kB), {rate}"
+            f" ({self.hits} hits, {self.misses} misses: {self.invalidations} invalidated,"
+            f" {self.expirations} expired; {self.evictions} evicted)"
+        )
+
+
+def cache_summary(cur: psycopg.Cursor) -> CacheSummary | None:
+    """None before migration 0014."""
+    if _scalar(cur, "SELECT to_regclass('gallery_cache_summary')") is None:
+        return None
+    row = cur.execute(CACHE_SQL).fetchone()
+    return CacheSummary(*row) if row else None

@@ -3,7 +3,7 @@
 The package's functions live in schema ``gallery`` (migration 0010), owned by the role that
 deploys. PUBLIC may execute none of them. The reader role may call the gallery and its
 facets; the admin role may also plan, explain, refresh statistics, read or change the
-knobs and read or clear the page cache. Both roles are NOLOGIN: grant one to the
+knobs and read, clear or warm the page cache. Both roles are NOLOGIN: grant one to the
 application's login role (``GRANT gallery_reader TO app``). The functions a role may call
 run as their owner (SECURITY DEFINER), so the reader needs no right on any table: it
 cannot read other users' private items, nor the cursor secret.
@@ -32,6 +32,7 @@ ADMIN_FUNCTIONS = (
     "gallery_explain",
     "gallery_stats_refresh",
     "gallery_cache_clear",
+    "gallery_cache_warm",
 )
 ADMIN_TABLES = {
     "gallery_config": "SELECT, UPDATE",

@@ -35,6 +35,7 @@ def jobs(refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE) -> list[Job]:
     """The package's periodic jobs."""
     return [
         Job("gallery-stats-refresh", refresh_schedule, "SELECT gallery.gallery_stats_refresh()"),
+        Job("gallery-cache-warm", "* * * * *", "SELECT gallery.gallery_cache_warm()"),
         Job(
             "gallery-telemetry-cleanup",
             "17 3 * * *",

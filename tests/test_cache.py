@@ -362,8 +362,10 @@ def test_a_writer_needs_no_right_on_the_cache(cached: psycopg.Connection) -> Non
     cached.execute("CREATE ROLE cache_writer")
     try:
         cached.execute(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON content_items_all, content_tags TO cache_writer;"
-            " GRANT SELECT, INSERT, DELETE ON tag_nos_pending, tag_nos_pending_xact TO cache_writer;"
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON content_items_all, content_tags"
+            " TO cache_writer;"
+            " GRANT SELECT, INSERT, DELETE ON tag_nos_pending, tag_nos_pending_xact"
+            " TO cache_writer;"
             " GRANT SELECT ON tags, content_items, content_items_auto TO cache_writer"
         )
         cached.execute("SET ROLE cache_writer")
@@ -376,3 +378,19 @@ def test_a_writer_needs_no_right_on_the_cache(cached: psycopg.Connection) -> Non
         cached.execute("RESET ROLE")
         cached.execute("DROP OWNED BY cache_writer")
         cached.execute("DROP ROLE cache_writer")
+
+
+def test_warming_reads_invalidated_first_pages_again(cached: psycopg.Connection) -> None:
+    first = page(cached, tags=[TAG_A], sources=COMMUNITY, page_size=5)
+    page(cached, tags=[TAG_A], sources=COMMUNITY, page_size=5, cursor=first[-1]["row_cursor"])
+    page(cached, tags=[TAG_B], sources=COMMUNITY, page_size=5)
+    cached.execute(WRITES["link inserted"][0], {"a": TAG_A})
+    # only TAG_A's first page: its next page is no first page, TAG_B's is still valid
+    assert cached.execute("SELECT gallery_cache_warm()").fetchone() == {"gallery_cache_warm": 1}
+    rows, hits = hits_of(cached, tags=[TAG_A], sources=COMMUNITY, page_size=5)
+    assert hits == 1 and ids(rows) == oracle(cached, [TAG_A], "all", COMMUNITY, None)[:5]
+    assert cached.execute("SELECT gallery_cache_warm()").fetchone() == {"gallery_cache_warm": 0}
+    cached.execute("UPDATE gallery_config SET cache_enabled = false")
+    assert cached.execute("SELECT gallery_cache_warm()").fetchone() == {"gallery_cache_warm": 0}
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="max_pages"):
+        cached.execute("SELECT gallery_cache_warm(0)")

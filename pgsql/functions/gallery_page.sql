@@ -33,7 +33,7 @@ DECLARE
     v_cache record;
     v_page public.gallery_page_cache.page%TYPE;
     v_slot bigint;
-    v_counted record;
+    v_evicted bigint;
     v_fill boolean := false;
 BEGIN
     /*
@@ -171,19 +171,21 @@ BEGIN
              WHERE e.slot = v_slot OR e.key = v_cache.key
             RETURNING e.key
         )
-        SELECT nextval('public.gallery_cache_misses'),
-               CASE WHEN v_cache.entry_versions <> v_cache.versions
-                      OR v_cache.entry_config <> v_cache.config
-                    THEN nextval('public.gallery_cache_invalidations')
-                    WHEN v_cache.expires_at <= now()
-                    THEN nextval('public.gallery_cache_expirations') END,
-               (SELECT count(nextval('public.gallery_cache_evictions'))
-                  FROM replaced r WHERE r.key <> v_cache.key)
-          INTO v_counted;
+        SELECT count(*) FILTER (WHERE r.key <> v_cache.key) INTO v_evicted FROM replaced r;
+        PERFORM nextval('public.gallery_cache_misses'),
+                CASE WHEN v_cache.entry_versions <> v_cache.versions
+                       OR v_cache.entry_config <> v_cache.config
+                     THEN nextval('public.gallery_cache_invalidations')
+                     WHEN v_cache.expires_at <= now()
+                     THEN nextval('public.gallery_cache_expirations') END,
+                CASE WHEN v_evicted > 0 THEN nextval('public.gallery_cache_evictions') END;
         INSERT INTO public.gallery_page_cache AS e
-               (key, slot, guard, versions, config, page, expires_at)
+               (key, slot, guard, versions, config, page, first_page, expires_at)
         VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_cache.config,
                 coalesce(v_page, '{}'),
+                CASE WHEN cursor IS NULL AND direction = 'next'
+                     THEN jsonb_build_object('tags', tags, 'match', match, 'sources', sources,
+                                             'viewer_id', viewer_id, 'page_size', page_size) END,
                 now() + make_interval(secs => v_cache.cache_ttl_seconds))
         ON CONFLICT DO NOTHING;  -- another session stored it, or took the slot, first
     END IF;

@@ -21,7 +21,7 @@ COMMENT ON COLUMN gallery_config.cache_max_entries IS
 
 -- Versions: per key (a tag's id; the nil uuid for "every item") the sum of its rows'
 -- versions. A writer bumps the row of a slot it holds an advisory lock on
--- (gallery_cache_touch), so writers never wait for each other here.
+-- (_gallery_cache_touch), so writers never wait for each other here.
 CREATE UNLOGGED TABLE public.gallery_cache_versions (
     key     uuid     NOT NULL,
     slot    smallint NOT NULL,
@@ -47,6 +47,8 @@ CREATE UNLOGGED TABLE public.gallery_page_cache (
     versions   bigint      NOT NULL,     -- their sum when the page was read
     config     xid         NOT NULL,     -- gallery_config's row version it was read with
     page       public.gallery_cached_row[] NOT NULL,
+    first_page jsonb,                    -- a first page's call (tags, match, sources,
+                                         -- viewer_id, page_size): gallery_cache_warm
     filled_at  timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL
 );
@@ -88,23 +90,30 @@ COMMENT ON VIEW public.gallery_cache_summary IS
     'The page cache: entries (valid: servable now), size, and its counters since the last restart after a crash';
 
 -- The triggers' functions (their files replace these in the same transaction).
-CREATE OR REPLACE FUNCTION gallery.gallery_cache_touch() RETURNS trigger
+CREATE OR REPLACE FUNCTION gallery.content_tags_touch_cache_new() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
+CREATE OR REPLACE FUNCTION gallery.content_tags_touch_cache_old() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
+CREATE OR REPLACE FUNCTION gallery.content_items_all_touch_cache() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
 CREATE OR REPLACE FUNCTION gallery.gallery_cache_truncated() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, gallery, pg_temp AS 'BEGIN RETURN NULL; END';
 
 CREATE TRIGGER content_tags_touch_cache_insert
     AFTER INSERT ON content_tags REFERENCING NEW TABLE AS new_links
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_touch_cache_new();
 CREATE TRIGGER content_tags_touch_cache_delete
     AFTER DELETE ON content_tags REFERENCING OLD TABLE AS old_links
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
-CREATE TRIGGER content_tags_touch_cache_update
-    AFTER UPDATE ON content_tags REFERENCING OLD TABLE AS old_links NEW TABLE AS new_links
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_touch_cache_old();
+CREATE TRIGGER content_tags_touch_cache_update_new
+    AFTER UPDATE ON content_tags REFERENCING NEW TABLE AS new_links
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_touch_cache_new();
+CREATE TRIGGER content_tags_touch_cache_update_old
+    AFTER UPDATE ON content_tags REFERENCING OLD TABLE AS old_links
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_tags_touch_cache_old();
 CREATE TRIGGER content_items_all_touch_cache_insert_delete
     AFTER INSERT OR DELETE ON content_items_all
-    FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_touch();
+    FOR EACH STATEMENT EXECUTE FUNCTION gallery.content_items_all_touch_cache();
 -- every column a page shows or filters on; not tag_nos, which content_tags' changes
 -- already account for (its at-commit rewrite would bump the item's tags twice)
 CREATE TRIGGER content_items_all_touch_cache_update
@@ -116,7 +125,7 @@ CREATE TRIGGER content_items_all_touch_cache_update
                        (NEW.title, NEW.content_type, NEW.content_data, NEW.path_thumb,
                         NEW.path_thumbs_alt_res, NEW.prompt, NEW.creator_id, NEW.item_metadata,
                         NEW.is_private, NEW.quality_score, NEW.created_at, NEW.updated_at))
-    EXECUTE FUNCTION gallery.gallery_cache_touch();
+    EXECUTE FUNCTION gallery.content_items_all_touch_cache();
 CREATE TRIGGER content_tags_cache_truncated
     AFTER TRUNCATE ON content_tags
     FOR EACH STATEMENT EXECUTE FUNCTION gallery.gallery_cache_truncated();
