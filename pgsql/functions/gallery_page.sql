@@ -35,6 +35,8 @@ DECLARE
     v_slot bigint;
     v_evicted bigint;
     v_fill boolean := false;
+    v_cacheable boolean;
+    v_hit_checked boolean := false;
 BEGIN
     /*
     Contract (docs/api.md): one page of the gallery, newest first
@@ -80,8 +82,12 @@ BEGIN
     END IF;
     -- The cache first: an entry is valid while the versions of its guard and
     -- gallery_config's row are those it was read with (the config's changes with
-    -- every knob, cache_enabled included). A hit is this one statement.
-    IF strategy IS NULL AND NOT current_setting('transaction_read_only')::boolean THEN
+    -- every knob, cache_enabled included). A hit is this one statement. A session
+    -- that last saw the cache off skips it (gallery.page_cache_seen: a hint kept
+    -- below; the config decides).
+    v_cacheable := strategy IS NULL AND NOT current_setting('transaction_read_only')::boolean;
+    IF v_cacheable AND current_setting('gallery.page_cache_seen', true) IS DISTINCT FROM 'off' THEN
+        v_hit_checked := true;
         RETURN QUERY
         SELECT p.*
           FROM (SELECT e.page
@@ -101,35 +107,43 @@ BEGIN
         IF FOUND THEN
             RETURN;
         END IF;
-        -- No page (or an empty one): what the miss needs, with the versions read
-        -- before the page will be (a write committed in between only makes the
-        -- stored page look older than it is).
-        SELECT c.key, c.guard, cfg.xmin AS config, cfg.cache_enabled AS enabled,  -- noqa: PD006 OFFSET 0 below fences a one-row subquery (its versions read once), it pages nothing
-               cfg.cache_ttl_seconds, cfg.cache_max_entries, c.versions, c.entry_versions,
-               c.entry_config, c.expires_at,
-               c.entry_versions = c.versions AND c.entry_config = cfg.xmin
-                   AND c.expires_at > now() AS valid
-          INTO v_cache
-          FROM public.gallery_config cfg
-          LEFT JOIN (SELECT k.key, k.guard,
-                            (SELECT coalesce(sum(v.version), 0)::bigint
-                               FROM public.gallery_cache_versions v
-                              WHERE v.key = ANY (k.guard)) AS versions,
-                            e.versions AS entry_versions, e.config AS entry_config,
-                            e.expires_at
-                       FROM _gallery_cache_key(tags, cursor, page_size, match, sources, viewer_id,
-                                               direction) AS k
-                       LEFT JOIN LATERAL (SELECT * FROM public.gallery_page_cache e
-                                           WHERE e.key = k.key) AS e ON true
-                      WHERE (SELECT g.cache_enabled FROM public.gallery_config g)
-                     OFFSET 0) AS c ON true;  -- (the versions read once, not once per reference)
-        IF v_cache.valid THEN  -- an empty page (the statement above counted the hit)
-            RETURN;
-        END IF;
-        v_fill := v_cache.enabled;
     END IF;
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
+    IF v_cacheable THEN
+        IF (current_setting('gallery.page_cache_seen', true) = 'on') IS DISTINCT FROM v_req.cache_enabled THEN
+            PERFORM set_config('gallery.page_cache_seen',
+                               CASE WHEN v_req.cache_enabled THEN 'on' ELSE 'off' END, false);
+        END IF;
+        IF v_req.cache_enabled THEN
+            -- What a miss needs, the versions read before the page is (a write committed
+            -- in between only makes the stored page look older than it is). A valid entry
+            -- here holds an empty page, or one stored since the lookup above (or that
+            -- lookup was skipped): it is the answer.
+            SELECT k.key, k.guard, g.versions, e.versions AS entry_versions,
+                   e.config AS entry_config, e.expires_at, valid.valid,
+                   CASE WHEN valid.valid THEN e.page END AS page
+              INTO v_cache
+              FROM _gallery_cache_key(tags, cursor, page_size, match, sources, viewer_id,
+                                      direction) AS k
+             CROSS JOIN LATERAL (SELECT coalesce(sum(v.version), 0)::bigint AS versions
+                                   FROM public.gallery_cache_versions v
+                                  WHERE v.key = ANY (k.guard)) AS g
+              LEFT JOIN LATERAL (SELECT * FROM public.gallery_page_cache e
+                                  WHERE e.key = k.key) AS e ON true
+             CROSS JOIN LATERAL (SELECT e.versions = g.versions
+                                        AND e.config = v_req.config_version
+                                        AND e.expires_at > now() AS valid) AS valid;
+            IF v_cache.valid THEN
+                IF NOT v_hit_checked OR cardinality(v_cache.page) > 0 THEN
+                    PERFORM nextval('public.gallery_cache_hits');  -- (else counted above)
+                END IF;
+                RETURN QUERY SELECT * FROM unnest(v_cache.page);
+                RETURN;
+            END IF;
+            v_fill := true;
+        END IF;
+    END IF;
 
     -- One statement, so one snapshot: the strategy picks the page and the same
     -- read returns its rows. (Picking ids first and reading the rows in a
@@ -165,7 +179,7 @@ BEGIN
     END IF;
 
     IF v_fill THEN  -- a miss: count it, and store the page in the ring's next slot
-        v_slot := nextval('public.gallery_cache_fills') % v_cache.cache_max_entries;
+        v_slot := nextval('public.gallery_cache_fills') % v_req.cache_max_entries;
         WITH replaced AS (
             DELETE FROM public.gallery_page_cache e
              WHERE e.slot = v_slot OR e.key = v_cache.key
@@ -174,19 +188,19 @@ BEGIN
         SELECT count(*) FILTER (WHERE r.key <> v_cache.key) INTO v_evicted FROM replaced r;
         PERFORM nextval('public.gallery_cache_misses'),
                 CASE WHEN v_cache.entry_versions <> v_cache.versions
-                       OR v_cache.entry_config <> v_cache.config
+                       OR v_cache.entry_config <> v_req.config_version
                      THEN nextval('public.gallery_cache_invalidations')
                      WHEN v_cache.expires_at <= now()
                      THEN nextval('public.gallery_cache_expirations') END,
                 CASE WHEN v_evicted > 0 THEN nextval('public.gallery_cache_evictions') END;
         INSERT INTO public.gallery_page_cache AS e
                (key, slot, guard, versions, config, page, first_page, expires_at)
-        VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_cache.config,
+        VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_req.config_version,
                 coalesce(v_page, '{}'),
                 CASE WHEN cursor IS NULL AND direction = 'next'
                      THEN jsonb_build_object('tags', tags, 'match', match, 'sources', sources,
                                              'viewer_id', viewer_id, 'page_size', page_size) END,
-                now() + make_interval(secs => v_cache.cache_ttl_seconds))
+                now() + make_interval(secs => v_req.cache_ttl_seconds))
         ON CONFLICT DO NOTHING;  -- another session stored it, or took the slot, first
     END IF;
 
