@@ -409,3 +409,24 @@ def test_a_session_that_saw_the_cache_off_finds_it_on(
         for _ in range(2):
             rows, hits = hits_of(other, tags=[TAG_A], sources=COMMUNITY)
             assert rows == expected and hits == 1
+
+
+def test_a_transaction_bumps_a_tag_once_however_many_statements(
+    cached: psycopg.Connection,
+) -> None:
+    def version() -> int:
+        row = cached.execute(
+            "SELECT coalesce(sum(version), 0) AS v FROM public.gallery_cache_versions"
+            " WHERE key = %s",
+            (TAG_A,),
+        ).fetchone()
+        assert row is not None
+        return int(row["v"])
+
+    before = version()
+    with cached.transaction():
+        for _ in range(3):
+            cached.execute(WRITES["link inserted"][0], {"a": TAG_A})
+    assert version() == before + 1
+    cached.execute(WRITES["link deleted"][0], {"a": TAG_A})
+    assert version() == before + 2

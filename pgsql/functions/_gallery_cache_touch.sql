@@ -16,16 +16,28 @@ BEGIN
     taking the first free one (or one it holds already), so a row is only
     ever updated by the one transaction holding its slot. Past 64 concurrent
     writers the next one waits for slot 0.
-    Cost: a few advisory lock tries, one upsert per distinct key.
+    Cost: a few advisory lock tries, one index probe and update per distinct key
+    (an insert the first time a slot bumps it), once a transaction.
     */
-    INSERT INTO public.gallery_cache_versions AS v (key, slot, version)
-    SELECT DISTINCT k.key, s.slot, 1
-      FROM unnest(p_keys) AS k (key),
-           (SELECT coalesce((SELECT n FROM generate_series(0, 63) AS n
-                              WHERE pg_try_advisory_xact_lock(1734437996, n) LIMIT 1),
-                            (SELECT 0 FROM pg_advisory_xact_lock(1734437996, 0))) AS slot) AS s
+    -- (an update of the rows there, then an insert of the missing ones: no speculative
+    -- insertion, and no one else writes this slot. A row this transaction bumped
+    -- already is left alone: one bump a transaction suffices, and a bulk write of
+    -- many statements leaves one row version per key, not one per statement.)
+    WITH slot AS (
+        SELECT coalesce((SELECT n FROM generate_series(0, 63) AS n
+                          WHERE pg_try_advisory_xact_lock(1734437996, n) LIMIT 1),
+                        (SELECT 0 FROM pg_advisory_xact_lock(1734437996, 0))) AS n
+    ), bumped AS (
+        UPDATE public.gallery_cache_versions v SET version = v.version + 1
+         WHERE v.key = ANY (p_keys) AND v.slot = (SELECT slot.n FROM slot)
+           AND v.xmin <> pg_current_xact_id()::xid
+    )
+    INSERT INTO public.gallery_cache_versions (key, slot, version)
+    SELECT DISTINCT k.key, (SELECT slot.n FROM slot), 1
+      FROM unnest(p_keys) AS k (key)
      WHERE k.key IS NOT NULL
-        ON CONFLICT (key, slot) DO UPDATE SET version = v.version + 1;
+       AND NOT EXISTS (SELECT FROM public.gallery_cache_versions v
+                        WHERE v.key = k.key AND v.slot = (SELECT slot.n FROM slot));
 END
 $$;
 
