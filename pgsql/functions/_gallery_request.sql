@@ -6,14 +6,13 @@ RETURNS TABLE (tags uuid[], tag_nos integer[], sources text[], types text[], own
                has_cursor boolean, forward boolean, strategy text, forced boolean, k integer,
                rarest_count bigint, estimated_candidates bigint, costs jsonb,
                cursor_secret text, telemetry_sample_rate double precision,
-               max_work_mem_mb integer, config_version xid, cache_enabled boolean,
-               cache_ttl_seconds integer, cache_max_entries integer)
+               max_work_mem_mb integer, cache_enabled boolean)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, gallery, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_cfg record;  -- gallery_config's row, and its version (xmin)
+    v_cfg public.gallery_config;
     v_plan record;
 BEGIN
     /*
@@ -26,13 +25,12 @@ BEGIN
     cursor's position (or the sentinel that starts a first page, see
     _gallery_order_first); the tags' numbers (tags.tag_no; NULL under all
     when a tag does not exist); the strategy (forced, or chosen by
-    _gallery_choose) with the tags rarest first and the plan's figures; the
-    page cache's knobs, and the version (xmin) of the gallery_config row read
-    (a cached page is stamped with it).
+    _gallery_choose) with the tags rarest first and the plan's figures;
+    whether the page cache is on.
     Cost: the checks, one cursor check, one tags probe per tag and
     _gallery_choose's (one stats probe per tag).
     */
-    SELECT c.*, c.xmin AS row_version INTO v_cfg FROM public.gallery_config c;
+    SELECT * INTO v_cfg FROM public.gallery_config;
     sources := _gallery_check_args(p_tags, p_match, p_sources, p_viewer_id, p_page_size,
                                    p_strategy, 'strategy', v_cfg.max_tags);
     IF p_direction IS NULL OR p_direction NOT IN ('next', 'prev') THEN
@@ -84,10 +82,7 @@ BEGIN
     cursor_secret := v_cfg.cursor_secret;
     telemetry_sample_rate := v_cfg.telemetry_sample_rate;
     max_work_mem_mb := v_cfg.max_work_mem_mb;
-    config_version := v_cfg.row_version;
     cache_enabled := v_cfg.cache_enabled;
-    cache_ttl_seconds := v_cfg.cache_ttl_seconds;
-    cache_max_entries := v_cfg.cache_max_entries;
     RETURN NEXT;
 END
 $$;

@@ -17,8 +17,8 @@ SECURITY DEFINER  -- the reader role calls it with no right on the tables: it mu
                   -- not read other users' private items, nor gallery_config.cursor_secret
 SET search_path = pg_catalog, gallery, pg_temp
 SET work_mem = '64MB'
-SET enable_seqscan = on     -- turned off for the page's statement, this call only
-SET enable_bitmapscan = on
+SET enable_seqscan = off    -- every statement here probes indexes: the cache's lookups
+SET enable_bitmapscan = off -- whatever its tables' statistics were when they were planned
 SET enable_sort = on
 SET enable_memoize = on
 SET plan_cache_mode = force_generic_plan  -- the page's statement: planned once per session
@@ -36,7 +36,6 @@ DECLARE
     v_evicted bigint;
     v_fill boolean := false;
     v_cacheable boolean;
-    v_hit_checked boolean := false;
 BEGIN
     /*
     Contract (docs/api.md): one page of the gallery, newest first
@@ -83,11 +82,10 @@ BEGIN
     -- The cache first: an entry is valid while the versions of its guard and
     -- gallery_config's row are those it was read with (the config's changes with
     -- every knob, cache_enabled included). A hit is this one statement. A session
-    -- that last saw the cache off skips it (gallery.page_cache_seen: a hint kept
-    -- below; the config decides).
+    -- that last saw the cache off skips the cache (gallery.page_cache_seen: a hint,
+    -- kept below; the config decides, and the session's next call uses it).
     v_cacheable := strategy IS NULL AND NOT current_setting('transaction_read_only')::boolean;
     IF v_cacheable AND current_setting('gallery.page_cache_seen', true) IS DISTINCT FROM 'off' THEN
-        v_hit_checked := true;
         RETURN QUERY
         SELECT p.*
           FROM (SELECT e.page
@@ -107,42 +105,42 @@ BEGIN
         IF FOUND THEN
             RETURN;
         END IF;
+        -- No rows: what a miss needs, the versions and gallery_config's version read
+        -- before the page is (a write or a knob change committed in between only makes
+        -- the stored page look older than it is). A valid entry here holds an empty
+        -- page (its hit counted above), or one another session stored since: the answer.
+        SELECT cfg.xmin AS config, cfg.cache_ttl_seconds, cfg.cache_max_entries,
+               k.key, k.guard, g.versions, e.versions AS entry_versions,
+               e.config AS entry_config, e.expires_at, valid.valid,
+               CASE WHEN valid.valid THEN e.page END AS page
+          INTO v_cache
+          FROM public.gallery_config cfg
+         CROSS JOIN _gallery_cache_key(tags, cursor, page_size, match, sources, viewer_id,
+                                       direction) AS k
+         CROSS JOIN LATERAL (SELECT coalesce(sum(v.version), 0)::bigint AS versions
+                               FROM public.gallery_cache_versions v
+                              WHERE v.key = ANY (k.guard)) AS g
+          LEFT JOIN LATERAL (SELECT * FROM public.gallery_page_cache e
+                              WHERE e.key = k.key
+                              LIMIT 1) AS e ON true  -- (planned apart: an index probe by key)
+         CROSS JOIN LATERAL (SELECT e.versions = g.versions AND e.config = cfg.xmin
+                                    AND e.expires_at > now() AS valid) AS valid
+         WHERE cfg.cache_enabled;
+        v_fill := FOUND;
+        IF v_cache.valid THEN
+            IF cardinality(v_cache.page) > 0 THEN
+                PERFORM nextval('public.gallery_cache_hits');
+            END IF;
+            RETURN QUERY SELECT * FROM unnest(v_cache.page);
+            RETURN;
+        END IF;
     END IF;
     SELECT * INTO v_req
       FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
-    IF v_cacheable THEN
-        IF (current_setting('gallery.page_cache_seen', true) = 'on') IS DISTINCT FROM v_req.cache_enabled THEN
-            PERFORM set_config('gallery.page_cache_seen',
-                               CASE WHEN v_req.cache_enabled THEN 'on' ELSE 'off' END, false);
-        END IF;
-        IF v_req.cache_enabled THEN
-            -- What a miss needs, the versions read before the page is (a write committed
-            -- in between only makes the stored page look older than it is). A valid entry
-            -- here holds an empty page, or one stored since the lookup above (or that
-            -- lookup was skipped): it is the answer.
-            SELECT k.key, k.guard, g.versions, e.versions AS entry_versions,
-                   e.config AS entry_config, e.expires_at, valid.valid,
-                   CASE WHEN valid.valid THEN e.page END AS page
-              INTO v_cache
-              FROM _gallery_cache_key(tags, cursor, page_size, match, sources, viewer_id,
-                                      direction) AS k
-             CROSS JOIN LATERAL (SELECT coalesce(sum(v.version), 0)::bigint AS versions
-                                   FROM public.gallery_cache_versions v
-                                  WHERE v.key = ANY (k.guard)) AS g
-              LEFT JOIN LATERAL (SELECT * FROM public.gallery_page_cache e
-                                  WHERE e.key = k.key) AS e ON true
-             CROSS JOIN LATERAL (SELECT e.versions = g.versions
-                                        AND e.config = v_req.config_version
-                                        AND e.expires_at > now() AS valid) AS valid;
-            IF v_cache.valid THEN
-                IF NOT v_hit_checked OR cardinality(v_cache.page) > 0 THEN
-                    PERFORM nextval('public.gallery_cache_hits');  -- (else counted above)
-                END IF;
-                RETURN QUERY SELECT * FROM unnest(v_cache.page);
-                RETURN;
-            END IF;
-            v_fill := true;
-        END IF;
+    IF v_cacheable
+       AND (current_setting('gallery.page_cache_seen', true) = 'on') IS DISTINCT FROM v_req.cache_enabled THEN
+        PERFORM set_config('gallery.page_cache_seen',
+                           CASE WHEN v_req.cache_enabled THEN 'on' ELSE 'off' END, false);
     END IF;
 
     -- One statement, so one snapshot: the strategy picks the page and the same
@@ -179,28 +177,30 @@ BEGIN
     END IF;
 
     IF v_fill THEN  -- a miss: count it, and store the page in the ring's next slot
-        v_slot := nextval('public.gallery_cache_fills') % v_req.cache_max_entries;
+        v_slot := nextval('public.gallery_cache_fills') % v_cache.cache_max_entries;
         WITH replaced AS (
             DELETE FROM public.gallery_page_cache e
-             WHERE e.slot = v_slot OR e.key = v_cache.key
+             WHERE e.key = ANY (ARRAY[(SELECT o.key FROM public.gallery_page_cache o
+                                        WHERE o.slot = v_slot),
+                                      v_cache.key])
             RETURNING e.key
         )
         SELECT count(*) FILTER (WHERE r.key <> v_cache.key) INTO v_evicted FROM replaced r;
         PERFORM nextval('public.gallery_cache_misses'),
                 CASE WHEN v_cache.entry_versions <> v_cache.versions
-                       OR v_cache.entry_config <> v_req.config_version
+                       OR v_cache.entry_config <> v_cache.config
                      THEN nextval('public.gallery_cache_invalidations')
                      WHEN v_cache.expires_at <= now()
                      THEN nextval('public.gallery_cache_expirations') END,
                 CASE WHEN v_evicted > 0 THEN nextval('public.gallery_cache_evictions') END;
         INSERT INTO public.gallery_page_cache AS e
                (key, slot, guard, versions, config, page, first_page, expires_at)
-        VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_req.config_version,
+        VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_cache.config,
                 coalesce(v_page, '{}'),
                 CASE WHEN cursor IS NULL AND direction = 'next'
                      THEN jsonb_build_object('tags', tags, 'match', match, 'sources', sources,
                                              'viewer_id', viewer_id, 'page_size', page_size) END,
-                now() + make_interval(secs => v_req.cache_ttl_seconds))
+                now() + make_interval(secs => v_cache.cache_ttl_seconds))
         ON CONFLICT DO NOTHING;  -- another session stored it, or took the slot, first
     END IF;
 
