@@ -18,7 +18,7 @@ AS $$  -- noqa: PD006 OFFSET 0 fences a one-row subquery (its sort runs once), i
     is part of the key as given.
     Key: sha256 of the canonical request, with every part quoted by
     format('%L'), NULL as NULL.
-    Cost: a sort of the tags; one sha256.
+    Cost: a sort of the tags (none past 1000 elements); one sha256.
     */
     SELECT sha256(convert_to(format('page-v1 %L %L %L %L %L %L %L %L %L',
                                     c.tags, array_ndims(p_tags), cardinality(p_tags) > 1000,
@@ -26,7 +26,9 @@ AS $$  -- noqa: PD006 OFFSET 0 fences a one-row subquery (its sort runs once), i
                                     p_cursor), 'UTF8')),
            CASE WHEN cardinality(c.tags) > 0 THEN c.tags
                 ELSE '{00000000-0000-0000-0000-000000000000}'::uuid[] END
-      FROM (SELECT ARRAY(SELECT DISTINCT t FROM unnest(p_tags) AS t ORDER BY t) AS tags,
+      FROM (SELECT CASE WHEN cardinality(p_tags) <= 1000  -- (more: refused, and not sorted)
+                        THEN ARRAY(SELECT DISTINCT t FROM unnest(p_tags) AS t ORDER BY t)
+                   END AS tags,
                    CASE WHEN p_sources IS NULL AND p_viewer_id IS NULL
                         THEN '{community-auto,community-regular}'::text[]
                         WHEN p_sources IS NULL
