@@ -7,7 +7,7 @@ side by side in one run (``python -m bench cache``):
   miss that stores the page (the cache cleared before) and as a hit, in turns: uncached,
   miss, hit, uncached, ...;
 * writes: an item with 75 tags inserted (:func:`bench.run.measure_insert`) with the
-  cache's write triggers enabled and disabled, in turns;
+  cache's write triggers enabled and disabled, in blocks of five, in turns;
 * concurrent writers: ``writers`` sessions each inserting items with tags drawn among the
   most popular ones (so that they all bump the same tags' versions), for ``seconds`` with
   the cache's triggers and as long without, in alternating slices: commits per second;
@@ -39,7 +39,8 @@ from bench.run import measure_insert as measure_insert_ms
 from bench.workload import PAGE_SIZE, QueryClass, choose_classes
 
 RUNS = 15
-INSERT_RUNS = 15
+INSERT_RUNS = 30
+WRITE_BLOCK = 5
 WRITERS = 8
 WRITER_TAGS = 10  # tags per inserted item, among the POPULAR most frequent
 POPULAR = 20
@@ -140,12 +141,17 @@ def measure_pages(conn: psycopg.Connection, classes: list[QueryClass], runs: int
 
 
 def measure_writes(conn: psycopg.Connection, viewer: int, runs: int) -> dict[str, Any]:
+    """In rounds of WRITE_BLOCK inserts with the triggers, then as many without, each block
+    after one insert not counted (switching a trigger makes PostgreSQL plan the writes
+    again)."""
     on: list[float] = []
     off: list[float] = []
-    for _ in range(runs):
+    for _ in range(max(1, runs // WRITE_BLOCK)):
         for enabled, into in ((True, on), (False, off)):
             with _write_triggers(conn, enabled):
-                into.append(float(measure_insert_ms(conn, viewer, runs=1)["server_median_ms"]))
+                measure_insert_ms(conn, viewer, runs=1)
+                for _ in range(WRITE_BLOCK):
+                    into.append(float(measure_insert_ms(conn, viewer, runs=1)["server_median_ms"]))
     return {
         "tags": 75,
         "with_triggers_median_ms": _quantile(on, 0.5),

@@ -3,6 +3,9 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, gallery, pg_temp
 AS $$
+DECLARE
+    v_slot integer;
+    v_bumped bigint;
 BEGIN
     /*
     Contract: for the page cache's write triggers (content_tags_touch_cache,
@@ -19,25 +22,25 @@ BEGIN
     Cost: a few advisory lock tries, one index probe and update per distinct key
     (an insert the first time a slot bumps it), once a transaction.
     */
-    -- (an update of the rows there, then an insert of the missing ones: no speculative
-    -- insertion, and no one else writes this slot. A row this transaction bumped
-    -- already is left alone: one bump a transaction suffices, and a bulk write of
-    -- many statements leaves one row version per key, not one per statement.)
-    WITH slot AS (
-        SELECT coalesce((SELECT n FROM generate_series(0, 63) AS n
-                          WHERE pg_try_advisory_xact_lock(1734437996, n) LIMIT 1),
-                        (SELECT 0 FROM pg_advisory_xact_lock(1734437996, 0))) AS n
-    ), bumped AS (
-        UPDATE public.gallery_cache_versions v SET version = v.version + 1
-         WHERE v.key = ANY (p_keys) AND v.slot = (SELECT slot.n FROM slot)
-           AND v.xmin <> pg_current_xact_id()::xid
-    )
-    INSERT INTO public.gallery_cache_versions (key, slot, version)
-    SELECT DISTINCT k.key, (SELECT slot.n FROM slot), 1
-      FROM unnest(p_keys) AS k (key)
-     WHERE k.key IS NOT NULL
-       AND NOT EXISTS (SELECT FROM public.gallery_cache_versions v
-                        WHERE v.key = k.key AND v.slot = (SELECT slot.n FROM slot));
+    v_slot := coalesce((SELECT n FROM generate_series(0, 63) AS n
+                         WHERE pg_try_advisory_xact_lock(1734437996, n) LIMIT 1),
+                       (SELECT 0 FROM pg_advisory_xact_lock(1734437996, 0)));
+    -- An update of the rows there (no speculative insertion: no one else writes this
+    -- slot), leaving alone those this transaction bumped already: one bump a
+    -- transaction suffices, and a bulk write of many statements leaves one row version
+    -- per key. Then, only if some key was not bumped, an insert of the missing rows.
+    UPDATE public.gallery_cache_versions v SET version = v.version + 1
+     WHERE v.key = ANY (p_keys) AND v.slot = v_slot
+       AND v.xmin <> pg_current_xact_id()::xid;
+    GET DIAGNOSTICS v_bumped = ROW_COUNT;
+    IF v_bumped < cardinality(p_keys) THEN
+        INSERT INTO public.gallery_cache_versions (key, slot, version)
+        SELECT DISTINCT k.key, v_slot, 1
+          FROM unnest(p_keys) AS k (key)
+         WHERE k.key IS NOT NULL
+           AND NOT EXISTS (SELECT FROM public.gallery_cache_versions v
+                            WHERE v.key = k.key AND v.slot = v_slot);
+    END IF;
 END
 $$;
 

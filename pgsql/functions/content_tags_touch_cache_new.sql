@@ -10,7 +10,7 @@ BEGIN
     -- cache's versions of their tags (_gallery_cache_touch), so pages filtered by them
     -- are read afresh.
     -- Cost: one pass over the statement's rows; one upsert per distinct tag.
-    PERFORM _gallery_cache_touch(ARRAY(SELECT n.tag_id FROM new_links n));
+    PERFORM _gallery_cache_touch(ARRAY(SELECT DISTINCT n.tag_id FROM new_links n));
     RETURN NULL;
 END
 $$;
