@@ -193,11 +193,23 @@ def _writer(
             commits.append(1)
 
 
+def _run_threads(threads: list[threading.Thread], stop: threading.Event, seconds: float) -> float:
+    """Start the threads, let them run for seconds, stop and join them: the time taken."""
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def measure_concurrent_writers(
     dsn: str, conn: psycopg.Connection, viewer: int, writers: int, seconds: float
 ) -> dict[str, Any]:
     tags = _popular_tags(conn, POPULAR)
-    totals = {True: [0, 0.0], False: [0, 0.0]}
+    totals: dict[bool, list[float]] = {True: [0, 0.0], False: [0, 0.0]}
     slices = max(2, round(seconds / SLICE_SECONDS))
     try:
         for n in range(slices * 2):
@@ -211,15 +223,9 @@ def measure_concurrent_writers(
                     )
                     for w in range(writers)
                 ]
-                started = time.perf_counter()
-                for t in threads:
-                    t.start()
-                time.sleep(seconds / slices)
-                stop.set()
-                for t in threads:
-                    t.join()
+                elapsed = _run_threads(threads, stop, seconds / slices)
                 totals[enabled][0] += len(commits)
-                totals[enabled][1] += time.perf_counter() - started
+                totals[enabled][1] += elapsed
             conn.execute(DELETE_WRITTEN)
     finally:
         conn.execute(DELETE_WRITTEN)
@@ -312,12 +318,7 @@ def measure_mix(
                 threads.append(
                     threading.Thread(target=_mix_writer, args=(dsn, writer_tags, viewer, stop))
                 )
-                for t in threads:
-                    t.start()
-                time.sleep(seconds / slices)
-                stop.set()
-                for t in threads:
-                    t.join()
+                _run_threads(threads, stop, seconds / slices)
                 after = conn.execute("SELECT hits, misses FROM gallery_cache_summary").fetchone()
                 if enabled and before and after:
                     counts["hits"] += after[0] - before[0]

@@ -65,7 +65,8 @@ BEGIN
     item without a tag filter, committed since it was read; no knob changed;
     younger than cache_ttl_seconds) returns it as stored, before any other
     work; a miss stores the page it reads. Forced strategies and read-only
-    transactions (a hot standby) bypass the cache.
+    transactions (a hot standby) bypass the cache; a session that last saw
+    the cache off skips it until its next call has seen it on.
     Cost: the cache lookup (a key, one index probe, the guard's versions);
     on a miss, the chosen strategy's (see each strategy's function), plus a
     sort of its rows and one HMAC per returned row in the same statement, and
