@@ -2,6 +2,7 @@ CREATE OR REPLACE FUNCTION gallery._gallery_tag_nos(p_tags uuid[], p_match text)
 RETURNS integer[]
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, gallery, pg_temp
+SET plan_cache_mode = force_generic_plan  -- primary-key probes whatever the tags: planned once, not every call
 AS $$
 BEGIN
     /*
@@ -11,7 +12,9 @@ BEGIN
     the tags that exist ('{}' when none does: nothing matches either). '{}'
     for no tags. Duplicates count once. (PL/pgSQL, not SQL: its plan is
     cached for the session.)
-    Cost: one tags primary-key probe per tag.
+    Cost: one tags primary-key probe per tag. The plan does not depend on
+    the values: a generic plan (a custom one was re-planned on every call,
+    ~60 µs, more than the probes).
     */
     RETURN (SELECT CASE WHEN p_match = 'all'
                              AND count(*) < (SELECT count(DISTINCT u) FROM unnest(p_tags) AS u)
