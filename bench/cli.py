@@ -235,7 +235,9 @@ def run_command(
 )
 def count_command(dsn: str | None, dataset_label: str | None, seed: int, out: Path) -> None:
     """gallery_count's estimate against the exact count and against independence, per
-    query class: error, whether the stated interval held, server time; writes
+    query class: error, whether the stated interval held, server time; and the server
+    time of a gallery screen's other calls for the same filters (first page, has_more's
+    cost, exact count capped at 10,000, related_tags); writes
     <out>/count-<label>.json and .md and prints the markdown. Refresh the statistics
     first (SELECT gallery.gallery_stats_refresh())."""
     dsn = dsn or psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname="bench_zipf")

@@ -1,4 +1,4 @@
-"""gallery_count's estimate against the exact count, per query class.
+"""gallery_count's estimate against the exact count, and a gallery screen's calls, per query class.
 
 For each class, CASES_PER_CLASS filters chosen from the data by seed (tags by
 their exact counts in ``tag_cardinality_stats``, pairs by what a sample of items
@@ -14,7 +14,17 @@ has, viewers among the creators), each counted three ways:
   missed (any).
 
 Relative error = |estimate - exact| / max(exact, 1). The bound holds when
-low <= exact <= high. Refresh the statistics (``gallery_stats_refresh()``)
+low <= exact <= high.
+
+Each case also times, the same way, what a gallery screen calls for that
+filter: the first page (``gallery_page``, PAGE_SIZE rows), the exact count
+capped at 10,000, ``related_tags`` (the defaults: 20 tags from the newest
+1,000 matches), and the first page of 2 x PAGE_SIZE rows. A page reads one
+row past its end to set ``has_more``: that row costs at most what one more
+row of the page costs (read, cursor signed, returned), which the two pages
+measure: (long page - page) / PAGE_SIZE. A page of PAGE_SIZE - 1 rows would
+be the direct comparison, but one row is within the noise of a single
+timing. Refresh the statistics (``gallery_stats_refresh()``)
 before running: the estimate is as of the last refresh.
 """
 
@@ -40,6 +50,8 @@ RUNS = 5
 POPULAR = 20  # "popular" tags: the most frequent 20
 POOL = 200  # pairs and K tags are taken among the 200 most frequent tags
 PAIR_SAMPLE = 20_000  # items whose tags decide which pairs are (anti-)correlated
+PAGE_SIZE = 25
+CAP = 10_000
 
 
 @dataclass
@@ -55,7 +67,11 @@ class Case:
     high: int | None = None
     counted: bool = False  # the estimate mode counted (few matches)
     independence: float = 0.0
-    ms: float = 0.0
+    ms: float = 0.0  # the estimate
+    exact_ms: float = 0.0  # the exact count capped at CAP
+    page_ms: float = 0.0
+    long_page_ms: float = 0.0  # 2 x PAGE_SIZE rows: what one row more costs
+    related_ms: float = 0.0
 
     @property
     def error(self) -> float:
@@ -86,6 +102,12 @@ class ClassSummary:
     p95_ms: float
     max_ms: float
     median_exact: float
+    exact_ms: tuple[float, float]  # median, p95 over the cases
+    page_ms: tuple[float, float]
+    related_ms: tuple[float, float]
+    has_more_cost: float  # median of one row's cost / page
+    page_and_estimate: float  # median of (page + estimate) / page
+    page_and_exact: float  # median of (page + exact count) / page
 
 
 @dataclass
@@ -115,6 +137,10 @@ class CountReport:
 def _quantile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] if ordered else math.nan
+
+
+def _median_p95(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.median(values), _quantile(values, 0.95)
 
 
 def _choose(conn: psycopg.Connection, seed: int) -> list[Case]:
@@ -235,16 +261,25 @@ def _independence(conn: psycopg.Connection, case: Case) -> float:
     return float(row["estimate"])
 
 
-COUNT = (
-    "SELECT * FROM gallery.gallery_count(tags => %(tags)s::uuid[], match => %(match)s,"
-    " sources => %(sources)s::text[], viewer_id => %(viewer)s, cap => %(cap)s, mode => %(mode)s)"
+FILTER = (
+    "tags => %(tags)s::uuid[], match => %(match)s, sources => %(sources)s::text[],"
+    " viewer_id => %(viewer)s"
 )
+COUNT = f"SELECT * FROM gallery.gallery_count({FILTER}, cap => %(cap)s, mode => %(mode)s)"
+PAGE = f"SELECT * FROM gallery.gallery_page({FILTER}, page_size => %(page_size)s)"
+RELATED = f"SELECT * FROM gallery.related_tags({FILTER})"
 
 
-def _server_ms(conn: psycopg.Connection, params: dict[str, object]) -> float:
-    plan = conn.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + COUNT, params).fetchone()
-    plan = plan["QUERY PLAN"][0]
-    return float(plan["Planning Time"]) + float(plan["Execution Time"])
+def _server_ms(conn: psycopg.Connection, query: str, params: dict[str, object], runs: int) -> float:
+    """The median over runs of planning + execution time, as the server measured it."""
+    times = []
+    for _ in range(runs):
+        plan = conn.execute(
+            "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + query, params
+        ).fetchone()
+        plan = plan["QUERY PLAN"][0]
+        times.append(float(plan["Planning Time"]) + float(plan["Execution Time"]))
+    return statistics.median(times)
 
 
 def run(dsn: str, label: str, seed: int, command: str, runs: int = RUNS) -> CountReport:
@@ -260,11 +295,15 @@ def run(dsn: str, label: str, seed: int, command: str, runs: int = RUNS) -> Coun
             }
             exact = conn.execute(COUNT, {**args, "cap": 1_000_000, "mode": "exact"}).fetchone()
             case.exact = int(exact["items"])
-            est = conn.execute(COUNT, {**args, "cap": 10_000, "mode": "estimate"}).fetchone()
+            estimate = {**args, "cap": CAP, "mode": "estimate"}
+            est = conn.execute(COUNT, estimate).fetchone()
             case.estimate, case.low, case.high = int(est["items"]), int(est["low"]), est["high"]
             case.counted = bool(est["exact"])
-            params = {**args, "cap": 10_000, "mode": "estimate"}
-            case.ms = statistics.median(_server_ms(conn, params) for _ in range(runs))
+            case.ms = _server_ms(conn, COUNT, estimate, runs)
+            case.exact_ms = _server_ms(conn, COUNT, {**args, "cap": CAP, "mode": "exact"}, runs)
+            case.page_ms = _server_ms(conn, PAGE, {**args, "page_size": PAGE_SIZE}, runs)
+            case.long_page_ms = _server_ms(conn, PAGE, {**args, "page_size": 2 * PAGE_SIZE}, runs)
+            case.related_ms = _server_ms(conn, RELATED, args, runs)
             case.independence = _independence(conn, case)
         report.cases = cases
     for label_ in dict.fromkeys(c.label for c in cases):
@@ -288,6 +327,16 @@ def run(dsn: str, label: str, seed: int, command: str, runs: int = RUNS) -> Coun
                 p95_ms=_quantile(ms, 0.95),
                 max_ms=max(ms),
                 median_exact=statistics.median(c.exact for c in group),
+                exact_ms=_median_p95([c.exact_ms for c in group]),
+                page_ms=_median_p95([c.page_ms for c in group]),
+                related_ms=_median_p95([c.related_ms for c in group]),
+                has_more_cost=statistics.median(
+                    (c.long_page_ms - c.page_ms) / PAGE_SIZE / c.page_ms for c in group
+                ),
+                page_and_estimate=statistics.median((c.page_ms + c.ms) / c.page_ms for c in group),
+                page_and_exact=statistics.median(
+                    (c.page_ms + c.exact_ms) / c.page_ms for c in group
+                ),
             )
         )
     return report
@@ -322,7 +371,30 @@ def markdown(report: CountReport) -> str:
             f" {_pct(c.independence_p95_error)} / {_pct(c.independence_worst_error)} |"
             f" {c.median_ms:.3f} / {c.p95_ms:.3f} / {c.max_ms:.3f} |"
         )
-    lines += ["", f"Bound held in {_pct(held)} of {len(cases)} cases.", ""]
+    lines += [
+        "",
+        f"Bound held in {_pct(held)} of {len(cases)} cases.",
+        "",
+        "## A gallery screen's calls",
+        "",
+        f"Server ms, median / p95 over the cases: the first page ({PAGE_SIZE} rows, the"
+        f" planner's pick), the exact count capped at {CAP:,}, related_tags (defaults);"
+        " has_more's cost = what the row past the page costs at most, as a share of the"
+        f" page: median of (page of {2 * PAGE_SIZE} - page of {PAGE_SIZE}) / {PAGE_SIZE} /"
+        " page; page + count = median of (page + count) / page.",
+        "",
+        "| class | page ms | exact count ms | has_more cost | page + estimate |"
+        " page + exact count | related_tags ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in report.classes:
+        lines.append(
+            f"| {c.label} | {c.page_ms[0]:.2f} / {c.page_ms[1]:.2f} |"
+            f" {c.exact_ms[0]:.2f} / {c.exact_ms[1]:.2f} | {_pct(c.has_more_cost)} |"
+            f" {c.page_and_estimate:.2f}x | {c.page_and_exact:.2f}x |"
+            f" {c.related_ms[0]:.2f} / {c.related_ms[1]:.2f} |"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
