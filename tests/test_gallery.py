@@ -448,12 +448,21 @@ SELECT t.id AS tag_id, count(*) AS items
 
 @pytest.mark.parametrize("match", ["all", "any"])
 def test_related_tags_count_the_newest_matches(conn: psycopg.Connection, match: str) -> None:
-    """Against the tags of the oracle's newest matches: others' private items never count."""
+    """Against the tags of the oracle's newest matches: others' private items never count.
+    related_tags reads the matches the way gallery_plan would read a page: each way is
+    taken by some of these filters."""
     facets = 0
-    for tags in ([], [TAGS[0]], k_tags(3), RARE_TAGS):
+    read_by = set()
+    for tags in ([], [TAGS[0]], [TAGS[5]], [TAGS[10], TAGS[14]], k_tags(3), RARE_TAGS):
         for sources, viewer in SCOPES:
             matches = oracle(conn, tags, match, sources, viewer)
             for sample in (10_000, 30):
+                read_by.add(
+                    conn.execute(
+                        "SELECT strategy FROM gallery_plan(%s::uuid[], %s, %s::text[], %s, %s)",
+                        (tags, match, sources, viewer, min(sample, 100)),
+                    ).fetchone()["strategy"]
+                )
                 args = {"tags": tags, "match": match, "sources": sources, "viewer": viewer}
                 got = conn.execute(
                     RELATED_SQL, {**args, "max_tags": 8, "sample": sample}
@@ -469,6 +478,7 @@ def test_related_tags_count_the_newest_matches(conn: psycopg.Connection, match: 
                 assert all(r["exact"] == (len(matches) < sample) for r in got)
                 facets += len(got)
     assert facets > 100
+    assert read_by == {"order_first", "tag_walk", "tag_array"}
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="max_tags must be between"):
         conn.execute(
             RELATED_SQL,

@@ -16,7 +16,7 @@ DECLARE
     v_tags uuid[];
     v_tag_nos integer[];
     v_cfg public.gallery_config;
-    v_walk boolean;
+    v_plan record;  -- gallery_plan's pick for a page of these filters
 BEGIN
     /*
     Contract: "narrow by" facets (Danbooru's related tags): the max_tags tags
@@ -29,10 +29,13 @@ BEGIN
     the counts are exact; otherwise they are counts in the newest `sample`.
     Errors (22023): those of gallery_page's filters; max_tags outside
     1..100; sample outside 1..100000.
-    Cost: gallery_plan's; the newest `sample` matches: where gallery_plan
-    would walk for a page, a walk of the (created_at, id) index; otherwise
-    every match from the GIN index on tag_nos and a top-N sort; then their
-    tag numbers grouped, one tags probe per distinct tag.
+    Cost: gallery_plan's; the newest `sample` matches read the way it would
+    read a page: order_first, a walk of the (created_at, id) index; tag_walk,
+    a walk of the rarest tag's postings (any: at most `sample` postings of
+    each tag), one item probe per posting, about sample / (share of the
+    rarest tag's items that match) of them; tag_array, every match from the
+    GIN index on tag_nos and a top-N sort; then their tag numbers grouped,
+    one tags probe per tag among the max_tags most common (with ties).
     */
     IF max_tags IS NULL OR max_tags NOT BETWEEN 1 AND 100 THEN
         RAISE EXCEPTION 'max_tags must be between 1 and 100, got %', coalesce(max_tags::text, 'NULL')
@@ -51,32 +54,69 @@ BEGIN
     IF v_tag_nos IS NULL OR (cardinality(tags) > 0 AND cardinality(v_tag_nos) = 0) THEN
         RETURN;
     END IF;
-    -- The newest matches: walked newest first where gallery_plan would walk for a
-    -- page (dense matches near the top), else all matches from the GIN index, then
-    -- the newest of them (a walk would pass everything newer than a rare or old tag).
-    SELECT p.strategy = 'order_first' INTO v_walk
-      FROM gallery_plan(v_tags, match, v_sources, viewer_id, 100) AS p;
+    -- The newest matches, read the way gallery_plan would read them for a page
+    -- (of `sample` rows; 100 at most, its limit):
+    -- order_first: the (created_at, id) index newest first, testing each item;
+    -- tag_walk: the rarest tag's postings newest first (any: each tag's, merged),
+    -- testing each item; tag_array: every match from the GIN index, then the newest
+    -- of them (a walk would pass everything newer than a rare or old tag first).
+    SELECT p.strategy, p.tag_ids INTO v_plan
+      FROM gallery_plan(v_tags, match, v_sources, viewer_id, least(sample, 100)) AS p;
     RETURN QUERY EXECUTE format(  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
-        'WITH m AS MATERIALIZED ('
-        '    SELECT c.tag_nos FROM ('
-        '        SELECT i.tag_nos, i.created_at, i.id FROM public.content_items_all i'
-        '         WHERE %s AND %s'
-        '         %s) AS c'
-        '     ORDER BY c.created_at DESC, c.id DESC LIMIT $3)'
+        'WITH m AS MATERIALIZED (%s)'
         'SELECT t.id, t.name::text, c.n, (SELECT count(*) FROM m), (SELECT count(*) FROM m) < $3'
         '  FROM (SELECT u.no, count(*) AS n FROM m CROSS JOIN LATERAL unnest(m.tag_nos) AS u(no)'
-        '         WHERE u.no <> ALL ($2) GROUP BY u.no) AS c'
+        '         WHERE u.no <> ALL ($2) GROUP BY u.no'
+        '         ORDER BY count(*) DESC FETCH FIRST ($4) ROWS WITH TIES) AS c'  -- names of these only
         '  JOIN public.tags t ON t.tag_no = c.no'
         ' ORDER BY c.n DESC, t.name'
         ' LIMIT $4',
-        _gallery_scope_sql(v_sources),
-        CASE WHEN cardinality(v_tag_nos) = 0 THEN 'true'
-             WHEN match = 'any' THEN 'i.tag_nos && $2'
-             ELSE 'i.tag_nos @> $2' END,
-        -- OFFSET 0 keeps the matches a subquery of their own: collected whole from
-        -- the index, not walked in order
-        CASE WHEN v_walk THEN '' ELSE 'OFFSET 0' END)
-      USING viewer_id, v_tag_nos, sample, max_tags;
+        CASE
+        -- the item probe is fenced (OFFSET 0) so that it stays a probe per posting, in
+        -- postings order: a join would let the planner hash every posting of the tag
+        WHEN v_plan.strategy = 'tag_walk' AND match = 'all' THEN format(
+            'SELECT x.tag_nos FROM ('
+            '    SELECT ct.content_id, ct.content_source FROM public.content_tags ct'
+            '     WHERE ct.tag_id = $5[1]'
+            '     ORDER BY ct.created_at DESC, ct.content_id DESC) AS p'
+            ' CROSS JOIN LATERAL ('
+            '    SELECT i.tag_nos FROM public.content_items_all i'
+            '     WHERE i.id = p.content_id AND i.source_type = p.content_source'
+            '       AND %s AND i.tag_nos @> $2 OFFSET 0) AS x'
+            ' LIMIT $3',
+            _gallery_scope_sql(v_sources))
+        WHEN v_plan.strategy = 'tag_walk' THEN format(
+            'SELECT w.tag_nos FROM ('
+            '    SELECT DISTINCT ON (w.created_at, w.content_id) w.*'
+            '      FROM unnest($5) AS t(tag_id)'
+            '     CROSS JOIN LATERAL ('
+            '           SELECT p.created_at, p.content_id, x.tag_nos FROM ('
+            '               SELECT ct.created_at, ct.content_id, ct.content_source'
+            '                 FROM public.content_tags ct'
+            '                WHERE ct.tag_id = t.tag_id'
+            '                ORDER BY ct.created_at DESC, ct.content_id DESC) AS p'
+            '            CROSS JOIN LATERAL ('
+            '               SELECT i.tag_nos FROM public.content_items_all i'
+            '                WHERE i.id = p.content_id AND i.source_type = p.content_source'
+            '                  AND %s OFFSET 0) AS x'
+            '            LIMIT $3) AS w) AS w'
+            ' ORDER BY w.created_at DESC, w.content_id DESC LIMIT $3',
+            _gallery_scope_sql(v_sources))
+        ELSE format(
+            'SELECT c.tag_nos FROM ('
+            '    SELECT i.tag_nos, i.created_at, i.id FROM public.content_items_all i'
+            '     WHERE %s AND %s'
+            '     %s) AS c'
+            ' ORDER BY c.created_at DESC, c.id DESC LIMIT $3',
+            _gallery_scope_sql(v_sources),
+            CASE WHEN cardinality(v_tag_nos) = 0 THEN 'true'
+                 WHEN match = 'any' THEN 'i.tag_nos && $2'
+                 ELSE 'i.tag_nos @> $2' END,
+            -- OFFSET 0 keeps the matches a subquery of their own: collected whole from
+            -- the index, not walked in order
+            CASE WHEN v_plan.strategy = 'order_first' THEN '' ELSE 'OFFSET 0' END)
+        END)
+      USING viewer_id, v_tag_nos, sample, max_tags, v_plan.tag_ids;
 END
 $$;
 
