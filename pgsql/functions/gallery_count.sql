@@ -9,6 +9,10 @@ RETURNS TABLE (items bigint, exact boolean, low bigint, high bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SECURITY DEFINER  -- the reader role calls it with no right on the tables
 SET search_path = pg_catalog, gallery, pg_temp
+SET max_parallel_workers_per_gather = 0  -- a Gather costs more than these reads
+SET enable_seqscan = on  -- _gallery_matches_sql turns scans off for its reading:
+SET enable_bitmapscan = on  -- these clauses end that with the call
+SET enable_indexscan = on
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -16,6 +20,10 @@ DECLARE
     v_tag_nos integer[];
     v_cfg public.gallery_config;
     v_est record;
+    v_plan record;  -- the planner's pick for reading cap + 1 matches
+    c_scan_us_per_item constant double precision := 0.4;  -- a sequential scan, measured at full scale
+    v_budget bigint;
+    v_found bigint;
 BEGIN
     /*
     Contract: how many items gallery_page would return over all its pages for
@@ -37,10 +45,16 @@ BEGIN
     popular tags is not counted: their posting lists take milliseconds.)
     Errors (22023): those of gallery_page's filters; cap outside
     1..1000000; mode other than 'exact' or 'estimate'.
-    Cost: exact: at most cap + 1 matching rows read: the items with the tags
-    from the GIN index on content_items_all.tag_nos (all: @>, any: &&), or,
-    with no tags, the items in scope; PostgreSQL picks the index or a walk of
-    the (created_at, id) index by its estimates, and stops at cap + 1.
+    Cost: exact: the planner's (_gallery_choose, one stats probe per tag);
+    where it estimates more than 2 x cap matches, a sequential scan of at
+    most as many items as should hold 2 x (cap + 1) matches (~0.4 µs an
+    item), when that is cheaper than its strategy: done if it finds cap + 1;
+    then at most cap + 1 matches read the way its strategy would read a page
+    of that many rows (_gallery_matches_sql): a walk of the feed or of the
+    rarest tag's postings that stops at cap + 1 matches, or the matches from
+    the GIN index on tag_nos (which reads every posting of the tags), each
+    as bounded by the planner's estimates; with no tags, the first cap + 1
+    items in scope in any order.
     estimate: K + 4 primary-key probes and bit operations over the sample,
     ~0.1-0.3 ms whatever matches; or at most ~200 rows counted.
     */
@@ -70,15 +84,35 @@ BEGIN
         END IF;
         -- at most ~200 matches (or no sample yet): counting is as cheap
     END IF;
+    SELECT p.strategy, p.tag_ids, p.costs ->> p.strategy AS cost,
+           p.estimated_candidates, p.items_in_scope
+      INTO v_plan
+      FROM _gallery_choose_for(tags, match, v_sources, cap + 1) AS p;
+    -- Where the tags are on a large share of the items, "at least cap" is found
+    -- fastest by reading the table in its own order: tried first, with a budget of
+    -- items that should hold twice the matches needed, when that budget costs less
+    -- than the planner's strategy; short of cap + 1 matches, the strategy counts.
+    IF cardinality(v_tag_nos) > 0 AND v_plan.estimated_candidates > 2 * cap THEN
+        v_budget := ceil(2.0 * (cap + 1) * v_plan.items_in_scope / v_plan.estimated_candidates);
+        IF v_budget * c_scan_us_per_item < v_plan.cost::double precision THEN
+            EXECUTE format('SELECT count(*) FROM (%s) AS m',  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
+                           _gallery_matches_sql('scan', match, v_sources, true, false))
+               INTO v_found
+              USING viewer_id, v_tag_nos, cap + 1, v_plan.tag_ids, v_budget;
+            IF v_found > cap THEN
+                RETURN QUERY SELECT cap::bigint, false, cap::bigint, NULL::bigint;
+                RETURN;
+            END IF;
+        END IF;
+    END IF;
+    -- the first cap + 1 matches, read the way the planner's strategy for a page of
+    -- that many rows would read them (bounded by its estimates)
     RETURN QUERY EXECUTE format(  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
-        'SELECT least(count(*), $3)::bigint, count(*) <= $3, least(count(*), $3)::bigint,'
-        '       CASE WHEN count(*) <= $3 THEN count(*) END::bigint'
-        '  FROM (SELECT 1 FROM public.content_items_all i WHERE %s AND %s LIMIT $3 + 1) AS m',
-        _gallery_scope_sql(v_sources),
-        CASE WHEN cardinality(v_tag_nos) = 0 THEN 'true'
-             WHEN match = 'any' THEN 'i.tag_nos && $2'
-             ELSE 'i.tag_nos @> $2' END)
-      USING viewer_id, v_tag_nos, cap;
+        'SELECT least(count(*), $3 - 1)::bigint, count(*) < $3, least(count(*), $3 - 1)::bigint,'
+        '       CASE WHEN count(*) < $3 THEN count(*) END::bigint'
+        '  FROM (%s) AS m',
+        _gallery_matches_sql(v_plan.strategy, match, v_sources, cardinality(v_tag_nos) > 0, false))
+      USING viewer_id, v_tag_nos, cap + 1, v_plan.tag_ids;
 END
 $$;
 

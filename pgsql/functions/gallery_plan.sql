@@ -10,7 +10,6 @@ RETURNS TABLE (strategy text, k integer, tag_ids uuid[], tag_counts bigint[],
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SECURITY DEFINER  -- the admin role calls it without reading the tables itself
 SET search_path = pg_catalog, gallery, pg_temp
-SET plan_cache_mode = force_generic_plan  -- _gallery_choose's queries keep good generic plans
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -31,13 +30,7 @@ BEGIN
     SELECT * INTO v_cfg FROM public.gallery_config;
     v_sources := _gallery_check_args(tags, match, sources, viewer_id, page_size,
                                      NULL, 'strategy', v_cfg.max_tags);
-    SELECT * INTO v_plan
-      FROM _gallery_choose(ARRAY(SELECT DISTINCT t FROM unnest(tags) AS t), match,
-                           ARRAY(SELECT DISTINCT CASE WHEN s LIKE '%-regular' THEN 'items'
-                                                      ELSE 'auto' END
-                                   FROM unnest(v_sources) AS s),
-                           NOT v_sources && '{community-regular,community-auto}'::text[],
-                           page_size, NULL);
+    SELECT * INTO v_plan FROM _gallery_choose_for(tags, match, v_sources, page_size);
     strategy := v_plan.strategy;
     tag_ids := v_plan.tag_ids;
     k := cardinality(tag_ids);

@@ -9,14 +9,17 @@ RETURNS TABLE (tag_id uuid, name text, items bigint, sampled_items bigint, exact
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SECURITY DEFINER  -- the reader role calls it with no right on the tables
 SET search_path = pg_catalog, gallery, pg_temp
+SET max_parallel_workers_per_gather = 0  -- a Gather costs more than these reads
+SET enable_seqscan = on  -- _gallery_matches_sql turns scans off for its reading:
+SET enable_bitmapscan = on  -- these clauses end that with the call
+SET enable_indexscan = on
 AS $$  -- noqa: PLPGSQL_CHECK the OUT columns are filled by RETURN QUERY EXECUTE, which the check cannot follow
 #variable_conflict use_variable
 DECLARE
     v_sources text[];
-    v_tags uuid[];
     v_tag_nos integer[];
     v_cfg public.gallery_config;
-    v_plan record;  -- gallery_plan's pick for a page of these filters
+    v_plan record;  -- the planner's pick for reading `sample` matches
 BEGIN
     /*
     Contract: "narrow by" facets (Danbooru's related tags): the max_tags tags
@@ -29,13 +32,15 @@ BEGIN
     the counts are exact; otherwise they are counts in the newest `sample`.
     Errors (22023): those of gallery_page's filters; max_tags outside
     1..100; sample outside 1..100000.
-    Cost: gallery_plan's; the newest `sample` matches read the way it would
-    read a page: order_first, a walk of the (created_at, id) index; tag_walk,
-    a walk of the rarest tag's postings (any: at most `sample` postings of
-    each tag), one item probe per posting, about sample / (share of the
-    rarest tag's items that match) of them; tag_array, every match from the
-    GIN index on tag_nos and a top-N sort; then their tag numbers grouped,
-    one tags probe per tag among the max_tags most common (with ties).
+    Cost: the planner's (_gallery_choose, one stats probe per tag); the
+    newest `sample` matches, read the way its strategy for a page of
+    `sample` rows would read them (_gallery_matches_sql): order_first, a
+    walk of the (created_at, id) index; tag_walk, a walk of the rarest tag's
+    postings (any: at most `sample` postings of each tag), one item probe
+    per posting, about sample / (share of the rarest tag's items that match)
+    of them; tag_array, every match from the GIN index on tag_nos and a
+    top-N sort; then their tag numbers grouped, one tags probe per tag among
+    the max_tags most common (with ties).
     */
     IF max_tags IS NULL OR max_tags NOT BETWEEN 1 AND 100 THEN
         RAISE EXCEPTION 'max_tags must be between 1 and 100, got %', coalesce(max_tags::text, 'NULL')
@@ -49,74 +54,25 @@ BEGIN
     SELECT * INTO v_cfg FROM public.gallery_config;
     v_sources := _gallery_check_args(tags, match, sources, viewer_id, 1, NULL, 'strategy',
                                      v_cfg.max_tags);
-    SELECT coalesce(array_agg(DISTINCT t), '{}') INTO v_tags FROM unnest(tags) AS t;
     v_tag_nos := _gallery_tag_nos(tags, match);
     IF v_tag_nos IS NULL OR (cardinality(tags) > 0 AND cardinality(v_tag_nos) = 0) THEN
         RETURN;
     END IF;
-    -- The newest matches, read the way gallery_plan would read them for a page
-    -- (of `sample` rows; 100 at most, its limit):
-    -- order_first: the (created_at, id) index newest first, testing each item;
-    -- tag_walk: the rarest tag's postings newest first (any: each tag's, merged),
-    -- testing each item; tag_array: every match from the GIN index, then the newest
-    -- of them (a walk would pass everything newer than a rare or old tag first).
+    -- the newest matches, read the way the planner's strategy for a page of that
+    -- many rows would read them (bounded by its estimates), then their tags grouped
     SELECT p.strategy, p.tag_ids INTO v_plan
-      FROM gallery_plan(v_tags, match, v_sources, viewer_id, least(sample, 100)) AS p;
+      FROM _gallery_choose_for(tags, match, v_sources, sample) AS p;
     RETURN QUERY EXECUTE format(  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
         'WITH m AS MATERIALIZED (%s)'
         'SELECT t.id, t.name::text, c.n, (SELECT count(*) FROM m), (SELECT count(*) FROM m) < $3'
         '  FROM (SELECT u.no, count(*) AS n FROM m CROSS JOIN LATERAL unnest(m.tag_nos) AS u(no)'
         '         WHERE u.no <> ALL ($2) GROUP BY u.no'
-        '         ORDER BY count(*) DESC FETCH FIRST ($4) ROWS WITH TIES) AS c'  -- names of these only
+        '         ORDER BY count(*) DESC FETCH FIRST ($5) ROWS WITH TIES) AS c'  -- names of these only
         '  JOIN public.tags t ON t.tag_no = c.no'
         ' ORDER BY c.n DESC, t.name'
-        ' LIMIT $4',
-        CASE
-        -- the item probe is fenced (OFFSET 0) so that it stays a probe per posting, in
-        -- postings order: a join would let the planner hash every posting of the tag
-        WHEN v_plan.strategy = 'tag_walk' AND match = 'all' THEN format(
-            'SELECT x.tag_nos FROM ('
-            '    SELECT ct.content_id, ct.content_source FROM public.content_tags ct'
-            '     WHERE ct.tag_id = $5[1]'
-            '     ORDER BY ct.created_at DESC, ct.content_id DESC) AS p'
-            ' CROSS JOIN LATERAL ('
-            '    SELECT i.tag_nos FROM public.content_items_all i'
-            '     WHERE i.id = p.content_id AND i.source_type = p.content_source'
-            '       AND %s AND i.tag_nos @> $2 OFFSET 0) AS x'
-            ' LIMIT $3',
-            _gallery_scope_sql(v_sources))
-        WHEN v_plan.strategy = 'tag_walk' THEN format(
-            'SELECT w.tag_nos FROM ('
-            '    SELECT DISTINCT ON (w.created_at, w.content_id) w.*'
-            '      FROM unnest($5) AS t(tag_id)'
-            '     CROSS JOIN LATERAL ('
-            '           SELECT p.created_at, p.content_id, x.tag_nos FROM ('
-            '               SELECT ct.created_at, ct.content_id, ct.content_source'
-            '                 FROM public.content_tags ct'
-            '                WHERE ct.tag_id = t.tag_id'
-            '                ORDER BY ct.created_at DESC, ct.content_id DESC) AS p'
-            '            CROSS JOIN LATERAL ('
-            '               SELECT i.tag_nos FROM public.content_items_all i'
-            '                WHERE i.id = p.content_id AND i.source_type = p.content_source'
-            '                  AND %s OFFSET 0) AS x'
-            '            LIMIT $3) AS w) AS w'
-            ' ORDER BY w.created_at DESC, w.content_id DESC LIMIT $3',
-            _gallery_scope_sql(v_sources))
-        ELSE format(
-            'SELECT c.tag_nos FROM ('
-            '    SELECT i.tag_nos, i.created_at, i.id FROM public.content_items_all i'
-            '     WHERE %s AND %s'
-            '     %s) AS c'
-            ' ORDER BY c.created_at DESC, c.id DESC LIMIT $3',
-            _gallery_scope_sql(v_sources),
-            CASE WHEN cardinality(v_tag_nos) = 0 THEN 'true'
-                 WHEN match = 'any' THEN 'i.tag_nos && $2'
-                 ELSE 'i.tag_nos @> $2' END,
-            -- OFFSET 0 keeps the matches a subquery of their own: collected whole from
-            -- the index, not walked in order
-            CASE WHEN v_plan.strategy = 'order_first' THEN '' ELSE 'OFFSET 0' END)
-        END)
-      USING viewer_id, v_tag_nos, sample, max_tags, v_plan.tag_ids;
+        ' LIMIT $5',
+        _gallery_matches_sql(v_plan.strategy, match, v_sources, cardinality(v_tag_nos) > 0, true))
+      USING viewer_id, v_tag_nos, sample, v_plan.tag_ids, max_tags;
 END
 $$;
 
