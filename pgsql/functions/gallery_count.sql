@@ -48,7 +48,8 @@ BEGIN
     Cost: exact: the planner's (_gallery_choose, one stats probe per tag);
     where it estimates more than 2 x cap matches, a sequential scan of at
     most as many items as should hold 2 x (cap + 1) matches (~0.4 µs an
-    item), when that is cheaper than its strategy: done if it finds cap + 1;
+    item), when half of that is cheaper than its strategy: done if it finds
+    cap + 1;
     then at most cap + 1 matches read the way its strategy would read a page
     of that many rows (_gallery_matches_sql): a walk of the feed or of the
     rarest tag's postings that stops at cap + 1 matches, or the matches from
@@ -90,11 +91,12 @@ BEGIN
       FROM _gallery_choose_for(tags, match, v_sources, cap + 1) AS p;
     -- Where the tags are on a large share of the items, "at least cap" is found
     -- fastest by reading the table in its own order: tried first, with a budget of
-    -- items that should hold twice the matches needed, when that budget costs less
-    -- than the planner's strategy; short of cap + 1 matches, the strategy counts.
+    -- items that should hold twice the matches needed, when reading the half of it
+    -- that should do costs less than the planner's strategy; short of cap + 1
+    -- matches, the strategy counts (at most the budget spent on top of it).
     IF cardinality(v_tag_nos) > 0 AND v_plan.estimated_candidates > 2 * cap THEN
         v_budget := ceil(2.0 * (cap + 1) * v_plan.items_in_scope / v_plan.estimated_candidates);
-        IF v_budget * c_scan_us_per_item < v_plan.cost::double precision THEN
+        IF v_budget / 2 * c_scan_us_per_item < v_plan.cost::double precision THEN
             EXECUTE format('SELECT count(*) FROM (%s) AS m',  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
                            _gallery_matches_sql('scan', match, v_sources, true, false))
                INTO v_found
