@@ -663,17 +663,17 @@ def test_planner_settings_are_set_for_the_call_only(
 def test_scan_settings_of_counts_and_facets_are_set_for_the_call_only(
     conn: psycopg.Connection, function: str
 ) -> None:
-    """The scans they turn off for their reading (each way of reading), and parallel
-    query, come back."""
+    """The scans they turn off for their reading, and parallel query, come back (counts:
+    a scan, or the GIN index; facets: each of the planner's ways of reading)."""
     caller = {
         "enable_seqscan": "on",
         "enable_bitmapscan": "on",
         "enable_indexscan": "on",
         "max_parallel_workers_per_gather": "2",
     }
-    read_by = set()
     size = "cap" if function == "gallery_count" else "sample"
     rows = 21  # read: cap + 1, or sample
+    read_by = set()
     with conn.transaction():
         for name, value in caller.items():
             conn.execute(f"SET LOCAL {name} = '{value}'")

@@ -20,8 +20,12 @@ DECLARE
     v_tag_nos integer[];
     v_cfg public.gallery_config;
     v_est record;
-    v_plan record;  -- the planner's pick for reading cap + 1 matches
-    c_scan_us_per_item constant double precision := 0.4;  -- a sequential scan, measured at full scale
+    v_plan record;  -- the planner's estimates for these filters
+    -- costs in µs, measured at full scale (zipf): an item read by a sequential scan, a
+    -- posting read from the GIN index, a match's row read after it
+    c_us_per_item constant double precision := 0.4;
+    c_us_per_posting constant double precision := 0.08;
+    c_us_per_match constant double precision := 0.5;
     v_budget bigint;
     v_found bigint;
 BEGIN
@@ -45,17 +49,14 @@ BEGIN
     popular tags is not counted: their posting lists take milliseconds.)
     Errors (22023): those of gallery_page's filters; cap outside
     1..1000000; mode other than 'exact' or 'estimate'.
-    Cost: exact: the planner's (_gallery_choose, one stats probe per tag);
-    where it estimates more than 2 x cap matches, a sequential scan of at
-    most as many items as should hold 2 x (cap + 1) matches (~0.4 µs an
-    item), when half of that is cheaper than its strategy: done if it finds
-    cap + 1;
-    then at most cap + 1 matches read the way its strategy would read a page
-    of that many rows (_gallery_matches_sql): a walk of the feed or of the
-    rarest tag's postings that stops at cap + 1 matches, or the matches from
-    the GIN index on tag_nos (which reads every posting of the tags), each
-    as bounded by the planner's estimates; with no tags, the first cap + 1
-    items in scope in any order.
+    Cost: exact, with tags: the planner's estimates (_gallery_choose, one
+    stats probe per tag), then either every posting of the tags in the GIN
+    index on tag_nos (~0.08 µs each) and at most cap + 1 rows (~0.5 µs
+    each); or, where the tags are estimated on more than 2 x cap items and
+    that is cheaper, a sequential scan (~0.4 µs an item) that stops at
+    cap + 1 matches, of at most the items that should hold twice that many,
+    followed by the index's count if it comes up short. Without tags: the
+    first cap + 1 items in scope, in any order.
     estimate: K + 4 primary-key probes and bit operations over the sample,
     ~0.1-0.3 ms whatever matches; or at most ~200 rows counted.
     */
@@ -85,36 +86,41 @@ BEGIN
         END IF;
         -- at most ~200 matches (or no sample yet): counting is as cheap
     END IF;
-    SELECT p.strategy, p.tag_ids, p.costs ->> p.strategy AS cost,
-           p.estimated_candidates, p.items_in_scope
-      INTO v_plan
-      FROM _gallery_choose_for(tags, match, v_sources, cap + 1) AS p;
-    -- Where the tags are on a large share of the items, "at least cap" is found
-    -- fastest by reading the table in its own order: tried first, with a budget of
-    -- items that should hold twice the matches needed, when reading the half of it
-    -- that should do costs less than the planner's strategy; short of cap + 1
-    -- matches, the strategy counts (at most the budget spent on top of it).
-    IF cardinality(v_tag_nos) > 0 AND v_plan.estimated_candidates > 2 * cap THEN
-        v_budget := ceil(2.0 * (cap + 1) * v_plan.items_in_scope / v_plan.estimated_candidates);
-        IF v_budget / 2 * c_scan_us_per_item < v_plan.cost::double precision THEN
-            EXECUTE format('SELECT count(*) FROM (%s) AS m',  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
-                           _gallery_matches_sql('scan', match, v_sources, true, false))
-               INTO v_found
-              USING viewer_id, v_tag_nos, cap + 1, v_plan.tag_ids, v_budget;
-            IF v_found > cap THEN
-                RETURN QUERY SELECT cap::bigint, false, cap::bigint, NULL::bigint;
-                RETURN;
+    -- Two ways to count cap + 1 matches, chosen by the planner's estimates (tags'
+    -- counts, matches with co-occurrence, items in scope): the GIN index, which
+    -- reads every posting of the tags and then at most cap + 1 rows; or, where the
+    -- tags are on a large share of the items, the table in its own order, which
+    -- stops at cap + 1 matches. The scan is tried with a budget of items that
+    -- should hold twice the matches needed when the half of it that should do
+    -- costs less than the index; short of cap + 1 matches, the index counts (a
+    -- wrong estimate costs at most the budget on top). Without tags: the items in
+    -- scope, in any order.
+    IF cardinality(v_tag_nos) > 0 THEN
+        SELECT p.tag_ids, p.estimated_candidates, p.items_in_scope,
+               c_us_per_posting * (SELECT sum(n) FROM unnest(p.tag_counts) AS n)
+               + c_us_per_match * least(p.estimated_candidates, cap + 1) AS index_cost
+          INTO v_plan
+          FROM _gallery_choose_for(tags, match, v_sources, cap + 1) AS p;
+        IF v_plan.estimated_candidates > 2 * cap THEN
+            v_budget := ceil(2.0 * (cap + 1) * v_plan.items_in_scope / v_plan.estimated_candidates);
+            IF v_budget / 2 * c_us_per_item < v_plan.index_cost THEN
+                EXECUTE format('SELECT count(*) FROM (%s) AS m',  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
+                               _gallery_matches_sql('scan', match, v_sources, true, false))
+                   INTO v_found
+                  USING viewer_id, v_tag_nos, cap + 1, v_plan.tag_ids, v_budget;
+                IF v_found > cap THEN
+                    RETURN QUERY SELECT cap::bigint, false, cap::bigint, NULL::bigint;
+                    RETURN;
+                END IF;
             END IF;
         END IF;
     END IF;
-    -- the first cap + 1 matches, read the way the planner's strategy for a page of
-    -- that many rows would read them (bounded by its estimates)
     RETURN QUERY EXECUTE format(  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
         'SELECT least(count(*), $3 - 1)::bigint, count(*) < $3, least(count(*), $3 - 1)::bigint,'
         '       CASE WHEN count(*) < $3 THEN count(*) END::bigint'
         '  FROM (%s) AS m',
-        _gallery_matches_sql(v_plan.strategy, match, v_sources, cardinality(v_tag_nos) > 0, false))
-      USING viewer_id, v_tag_nos, cap + 1, v_plan.tag_ids;
+        _gallery_matches_sql('tag_array', match, v_sources, cardinality(v_tag_nos) > 0, false))
+      USING viewer_id, v_tag_nos, cap + 1;
 END
 $$;
 
