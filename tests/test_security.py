@@ -84,6 +84,8 @@ def test_the_reader_calls_the_gallery_and_its_facets(
         "SELECT * FROM gallery.gallery_plan(NULL)",
         "SELECT * FROM gallery.gallery_explain()",
         "SELECT gallery._gallery_scope_sql('{community-auto}')",
+        "SELECT gallery._gallery_matches_sql('scan', 'all', '{community-auto}', true, false)",
+        "SELECT * FROM gallery._gallery_choose_for(NULL, 'all', '{community-auto}', 25)",
         "SELECT * FROM gallery._gallery_request(NULL, NULL, 25, 'all', NULL, NULL, 'next', NULL)",
         "SELECT gallery._gallery_stats_sample()",
         "INSERT INTO content_tags VALUES (1, 'auto', '00000000-0000-0000-0000-000000000001')",
