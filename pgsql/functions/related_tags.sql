@@ -65,7 +65,8 @@ BEGIN
     RETURN QUERY EXECUTE format(  -- noqa: PLPGSQL_CHECK the SQL is built from constants only; values go through USING
         'WITH m AS MATERIALIZED (%s)'
         'SELECT t.id, t.name::text, c.n, (SELECT count(*) FROM m), (SELECT count(*) FROM m) < $3'
-        '  FROM (SELECT u.no, count(*) AS n FROM m CROSS JOIN LATERAL unnest(m.tag_nos) AS u(no)'
+        '  FROM (SELECT u.no, count(*) AS n'
+        '          FROM (SELECT unnest(m.tag_nos) AS no FROM m) AS u'  -- (not a lateral call per row)
         '         WHERE u.no <> ALL ($2) GROUP BY u.no'
         '         ORDER BY count(*) DESC FETCH FIRST ($5) ROWS WITH TIES) AS c'  -- names of these only
         '  JOIN public.tags t ON t.tag_no = c.no'
