@@ -74,8 +74,12 @@ BEGIN
     v_none := v_public # v_public;
     v_own := coalesce(v_own, v_none);
     IF cardinality(p_tag_nos) > 0 THEN
+        -- every lookup a correlated subquery: an index probe per tag whatever the
+        -- generic plan estimates (a join let it hash every tag's bit string)
         SELECT array_agg(x.n ORDER BY t.tag_no, x.source_no),
-               array_agg(coalesce(b.bits, v_none) ORDER BY t.tag_no)
+               array_agg(coalesce((SELECT b.bits FROM public.count_sample_bits b
+                                    WHERE b.dimension = 'tag' AND b.key = t.tag_no), v_none)
+                         ORDER BY t.tag_no)
                    FILTER (WHERE x.source_no = 0)
           INTO v_counts, v_bits
           FROM public.tags t
@@ -85,7 +89,6 @@ BEGIN
                UNION ALL
                SELECT 1, (SELECT st.cardinality FROM public.tag_cardinality_stats st
                            WHERE st.tag_id = t.id AND st.content_source = 'auto')) AS x
-          LEFT JOIN public.count_sample_bits b ON b.dimension = 'tag' AND b.key = t.tag_no
          WHERE t.tag_no = ANY (p_tag_nos);
     END IF;
 
