@@ -19,7 +19,8 @@ jumps with OFFSET.
 gallery_page's overhead: with gallery_page (the planner's pick) on a class,
 in turns with it, the query it runs for that page, bare: its strategy's function
 (``_gallery_<strategy>``, an SQL function PostgreSQL inlines) PREPAREd with the
-parameter types gallery_page passes and EXECUTEd with the values
+parameter types gallery_page passes (match and direction as constants, as in gallery_page's
+statement for them) and EXECUTEd with the values
 ``_gallery_request`` returns for the same arguments, in a transaction with
 gallery_page's settings (its SET clauses, among them a generic plan made once,
 then ``_gallery_apply_settings``); timed and checked like the rest. The
@@ -74,6 +75,9 @@ STRATEGY_PARAMETER_TYPES = (
     "boolean",  # direction next
     "integer",  # rows to read: page size + 1
 )
+# match and direction next: constants in gallery_page's statements (one per strategy, match
+# and direction, each plan keeping that match's and direction's branches only), so here too
+STRATEGY_CONSTANT_PARAMETERS = (2, 10)
 BARE_STATEMENT = "gallery_bare"
 
 TIMEOUT_MS = 10_000
@@ -339,19 +343,23 @@ def _prepared_bare(
     strategy, work_mem_mb, *values = conn.execute(STRATEGY_SQL, params).fetchone()
     name = sql.Identifier(BARE_STATEMENT)
     types = [sql.SQL(t) for t in STRATEGY_PARAMETER_TYPES]
+    # the values as typed literals: EXECUTE's arguments cannot be untyped parameters (NULL)
+    literals = [
+        sql.SQL("{}::{}").format(sql.Literal(v), t) for v, t in zip(values, types, strict=True)
+    ]
     conn.execute(
         # the page_size + 1 item rows gallery_page reads, of which the page is the first page_size
         sql.SQL("PREPARE {} ({}) AS SELECT * FROM gallery.{}({}) LIMIT $12 - 1").format(
             name,
             sql.SQL(", ").join(types),
             sql.Identifier(f"_gallery_{strategy}"),
-            sql.SQL(", ").join(sql.SQL(f"${n}") for n in range(1, len(types) + 1)),
+            sql.SQL(", ").join(
+                literals[n] if n in STRATEGY_CONSTANT_PARAMETERS else sql.SQL(f"${n + 1}")
+                for n in range(len(types))
+            ),
         )
     )
-    # the values as typed literals: EXECUTE's arguments cannot be untyped parameters (NULL)
-    arguments = sql.SQL(", ").join(
-        sql.SQL("{}::{}").format(sql.Literal(v), t) for v, t in zip(values, types, strict=True)
-    )
+    arguments = sql.SQL(", ").join(literals)
     try:
         yield BareQuery(
             strategy, work_mem_mb, (sql.SQL("EXECUTE {} ({})").format(name, arguments), {})

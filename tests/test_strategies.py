@@ -4,9 +4,9 @@ The catalogue is the one list of strategies: the argument checks, the planner, t
 the bench read it. Here: the file the tests and the bench read at collection time is the
 deployed function; every catalogued strategy has its query (the function _gallery_<strategy>,
 with the parameters every strategy takes), a cost in the planner for every match it serves,
-a statement in gallery_page and a branch in _gallery_page_rows; and nothing else has any of
-these. Each strategy's
-whole query is its own file in pgsql/functions/, so a change to it is a diff of that query.
+a statement in gallery_page for every match it serves and each direction, and a branch in
+_gallery_page_rows; and nothing else has any of these. Each strategy's whole query is its own
+file in pgsql/functions/, so a change to it is a diff of that query.
 """
 
 from __future__ import annotations
@@ -84,12 +84,19 @@ def test_a_query_for_every_catalogued_strategy_and_nothing_else(conn: psycopg.Co
     assert set(functions) == {s.strategy for s in CATALOGUE}
     assert all(args == STRATEGY_ARGUMENTS for args, _ in functions.values())
     page = (SQL_DIR / "functions" / "gallery_page.sql").read_text()
-    branches = re.findall(
-        r"strategy = '(\w+)' THEN\s+v_page := ARRAY.*?_gallery_page_rows\('(\w+)'", page, re.S
+    # one statement per strategy, match and direction, with the three as constants
+    statements = re.findall(
+        r"WHEN '(\w+) (\w+) (\w+)' THEN\s+v_page := ARRAY.*?_gallery_page_rows\('(\w+)',"
+        r"\s+v_req\.tags, v_req\.tag_nos, '(\w+)',.*?v_req\.has_cursor, (\w+), page_size",
+        page,
+        re.S,
     )
-    last = re.findall(r"ELSE\s+v_page := ARRAY.*?_gallery_page_rows\('(\w+)'", page, re.S)
-    ran = sorted([*branches, *((s, s) for s in last)])
-    assert ran == sorted((s.strategy, s.strategy) for s in CATALOGUE)
+    assert sorted(statements) == sorted(
+        (s.strategy, match, direction, s.strategy, match, forward)
+        for s in CATALOGUE
+        for match in s.matches
+        for direction, forward in (("next", "true"), ("prev", "false"))
+    )
     rows = (SQL_DIR / "functions" / "_gallery_page_rows.sql").read_text()
     queries = re.findall(
         r"SELECT \* FROM gallery\._gallery_(\w+)\(.*?WHERE p_strategy = '(\w+)'", rows, re.S

@@ -149,30 +149,77 @@ BEGIN
     -- second statement let a row committed in between, e.g. turned private,
     -- through, and made pages short when one was deleted.) No query at all
     -- when a tag does not exist (all) or none does (any).
-    -- One static statement per strategy, each planned once per session (a generic
-    -- plan: plan_cache_mode above) with the settings below: _gallery_page_rows
-    -- (inlined), given the strategy as a constant, keeps that strategy's query
-    -- (its function, inlined too) and makes the page of the rows it reads, with
-    -- their cursors. (One statement for all strategies, the others stopped at a
-    -- one-time filter, cost ~1 ms a call to start and end the plans not run.)
+    -- One static statement per strategy, match and direction, each planned once per
+    -- session (a generic plan: plan_cache_mode above) with the settings below:
+    -- _gallery_page_rows (inlined), given the three as constants, keeps that strategy's
+    -- query (its function, inlined too) for that match and direction only, and makes the
+    -- page of the rows it reads, with their cursors. (Branches left in a plan for the
+    -- other strategies, matches or directions, stopped at one-time filters, cost ~0.1 ms
+    -- a call to start and end: one statement for all strategies cost ~1 ms.)
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
         PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
-        IF v_req.strategy = 'order_first' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first', v_req.tags, v_req.tag_nos,
-                match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
-                v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
-                v_req.cursor_secret) AS r);
-        ELSIF v_req.strategy = 'tag_walk' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk', v_req.tags, v_req.tag_nos,
-                match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
-                v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
-                v_req.cursor_secret) AS r);
-        ELSE
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array', v_req.tags, v_req.tag_nos,
-                match, v_req.types, v_req.own, v_req.others, viewer_id, v_req.after_created_at,
-                v_req.after_id, v_req.has_cursor, v_req.forward, page_size, v_req.filter_hash,
-                v_req.cursor_secret) AS r);
-        END IF;
+        CASE v_req.strategy || ' ' || match || ' ' || direction
+        WHEN 'order_first all next' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'order_first all prev' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'order_first any next' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+                v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'order_first any prev' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+                v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_walk all next' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_walk all prev' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_walk any next' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+                v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_walk any prev' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+                v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_array all next' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_array all prev' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_array any next' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+                v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        WHEN 'tag_array any prev' THEN
+            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+                v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
+                v_req.filter_hash, v_req.cursor_secret) AS r);
+        END CASE;
         RETURN QUERY SELECT * FROM unnest(v_page);
         v_rows := cardinality(v_page);
     END IF;
