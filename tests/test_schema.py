@@ -70,6 +70,7 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("gallery_cache_versions", "r", ""),
         ("gallery_config", "r", ""),
         ("gallery_page_cache", "r", ""),
+        ("gallery_plan_memo", "r", ""),
         ("gallery_schema_origin", "r", ""),
         ("gallery_telemetry", "r", ""),
         ("tag_cardinality_stats", "r", ""),
