@@ -113,22 +113,28 @@ def test_a_kept_plan_expires(conn: psycopg.Connection) -> None:
 
 
 @pytest.mark.parametrize("match", ["all", "any"])
-def test_a_tag_created_after_a_call_is_found(conn: psycopg.Connection, match: str) -> None:
-    """A filter naming a tag that does not exist yet is never kept: once the tag and a
-    link to it exist, the page has the item."""
+def test_a_tag_created_while_and_after_a_filter_is_planned_is_found(
+    gallery_dsn: str, conn: psycopg.Connection, match: str
+) -> None:
+    """A filter naming a tag that does not exist yet is never kept, also while a writer
+    has created it and not committed (its trigger has bumped the generation already):
+    once the tag and a link to it are committed, the next page has the item."""
     filters = {"tags": [NEW_TAG, TAGS[0]], "match": match, "sources": COMMUNITY}
-    for _ in range(2):
-        rows, plans = stores(conn, **filters)
-        assert plans == 0
-        assert [r["id"] for r in rows] == oracle(conn, **filters, viewer=None)[:25]
-        assert (rows == []) == (match == "all")
-    with conn.transaction():
-        conn.execute(f"INSERT INTO tags (id, name) VALUES ('{NEW_TAG}', 'memo-new-tag')")
-        conn.execute(
-            "INSERT INTO content_tags (content_id, content_source, tag_id)"
-            f" SELECT content_id, content_source, '{NEW_TAG}' FROM content_tags"
-            f" WHERE tag_id = '{TAGS[0]}' ORDER BY content_id LIMIT 1"
-        )
+    with psycopg.connect(gallery_dsn) as writer:
+        for step in ("before", "uncommitted"):
+            for _ in range(2):
+                rows, plans = stores(conn, **filters)
+                assert plans == 0
+                assert [r["id"] for r in rows] == oracle(conn, **filters, viewer=None)[:25]
+                assert (rows == []) == (match == "all")
+            if step == "before":
+                writer.execute(f"INSERT INTO tags (id, name) VALUES ('{NEW_TAG}', 'memo-new')")
+                writer.execute(
+                    "INSERT INTO content_tags (content_id, content_source, tag_id)"
+                    f" SELECT content_id, content_source, '{NEW_TAG}' FROM content_tags"
+                    f" WHERE tag_id = '{TAGS[0]}' ORDER BY content_id LIMIT 1"
+                )
+        writer.commit()
     rows = page(conn, **filters)
     assert rows and [r["id"] for r in rows] == oracle(conn, **filters, viewer=None)[:25]
 

@@ -71,8 +71,9 @@ BEGIN
     on a miss, the chosen strategy's (see each strategy's function), plus a
     sort of its rows and one HMAC per returned row in the same statement, and
     the page stored; a sampled telemetry insert. The checks and the planner
-    read gallery_config's row and the tags' statistics; the page's statement
-    is planned once per session.
+    read gallery_config's row and the tags' statistics, or, for arguments
+    planned before, one statement reads the kept plan (_gallery_request's
+    plan memo); the page's statement is planned once per session.
     */
     IF strategy IS NOT NULL
        AND NOT has_table_privilege(session_user, 'public.gallery_config', 'UPDATE') THEN
