@@ -379,6 +379,18 @@ def _gallery_page_settings(conn: psycopg.Connection, bare: BareQuery) -> Iterato
         yield
 
 
+@contextmanager
+def _plan_memo_off(conn: psycopg.Connection) -> Iterator[None]:
+    """gallery_page planning every call afresh, as on a filter's first call (the plan memo,
+    docs/planner.md, off); the knob restored after."""
+    (entries,) = conn.execute("SELECT plan_memo_entries FROM gallery_config").fetchone()
+    conn.execute("UPDATE gallery_config SET plan_memo_entries = 0")
+    try:
+        yield
+    finally:
+        conn.execute("UPDATE gallery_config SET plan_memo_entries = %s", (entries,))
+
+
 def _measure_with_bare(
     conn: psycopg.Connection, qc: QueryClass, cursor: str | None, runs: int
 ) -> tuple[Measurement, Measurement]:
@@ -398,6 +410,12 @@ def _measure_with_bare(
     return _measure(conn, page, runs), failed
 
 
+def _median_minus(a: Measurement | None, b: Measurement | None) -> float | None:
+    x = None if a is None else a.median_ms
+    y = None if b is None else b.median_ms
+    return None if x is None or y is None else x - y
+
+
 @dataclass
 class ClassResult:
     query_class: QueryClass
@@ -405,13 +423,17 @@ class ClassResult:
     plan_ms: float | None
     results: dict[str, Measurement]
     bare: Measurement | None = None  # the planner's SQL, bare (None: gallery_page failed)
+    unmemoised: Measurement | None = None  # gallery_page with the plan memo off
 
     @property
     def overhead_ms(self) -> float | None:
         """gallery_page's median minus its SQL's, bare."""
-        planner = self.results[PLANNER].median_ms
-        bare = None if self.bare is None else self.bare.median_ms
-        return None if planner is None or bare is None else planner - bare
+        return _median_minus(self.results[PLANNER], self.bare)
+
+    @property
+    def unmemoised_overhead_ms(self) -> float | None:
+        """The same with the plan memo off."""
+        return _median_minus(self.unmemoised, self.bare)
 
     def as_dict(self) -> dict[str, object]:
         qc = self.query_class
@@ -428,6 +450,8 @@ class ClassResult:
             "results": {name: m.as_dict() for name, m in self.results.items()},
             "bare": None if self.bare is None else self.bare.as_dict(),
             "overhead_ms": self.overhead_ms,
+            "plan_memo_off": None if self.unmemoised is None else self.unmemoised.as_dict(),
+            "plan_memo_off_overhead_ms": self.unmemoised_overhead_ms,
         }
 
 
@@ -460,7 +484,7 @@ def measure_class(
     plan_ms = _median_server_ms(conn, _plan_query(qc), runs)
     pagers = _pagers(conn, qc, rum_anchor)
     results: dict[str, Measurement] = {}
-    bare = None
+    bare = unmemoised = None
     cursor: list[object] = []  # the gallery_page cursor to the page, once one walk reached it
     for name, pager in pagers.items():
         step(f"{qc.label}: {name}")
@@ -474,13 +498,15 @@ def measure_class(
                     cursor.append(position)
             if name == PLANNER:
                 results[name], bare = _measure_with_bare(conn, qc, cast(str | None, position), runs)
+                with _plan_memo_off(conn):
+                    unmemoised = _measure(conn, pager.query(position), runs)
             else:
                 results[name] = _measure(conn, pager.query(position), runs)
         except PagingTimeout:
             results[name] = Measurement(status="timeout", error="a page before it timed out")
         except psycopg.Error as exc:
             results[name] = Measurement(status="error", error=str(exc).strip())
-    return ClassResult(qc, pick, plan_ms, results, bare)
+    return ClassResult(qc, pick, plan_ms, results, bare, unmemoised)
 
 
 def _with_bare(result: ClassResult) -> dict[str, Measurement]:
@@ -780,11 +806,14 @@ def _overhead_lines(report: Report) -> list[str]:
         "`_gallery_request` gives gallery_page, gallery_page's settings and its generic plan "
         "(see bench/run.py). overhead = gallery_page's median minus the bare query's: "
         "argument checks, the planner (gallery_plan alone: last column), the page's sort "
-        "and its cursors (the strategy reads the item rows itself). ms, median / p95.",
+        "and its cursors (the strategy reads the item rows itself). gallery_page runs with "
+        "its plan memo (docs/planner.md): after the warm-up, each call uses the plan kept "
+        "for the class's arguments; plan memo off = every call planned afresh, as a "
+        "filter's first call is (measured after the others). ms, median / p95.",
         "",
         "| class | pick | gallery_page | best baseline | pick / best baseline "
-        "| pick's SQL, bare | overhead | gallery_plan alone |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pick's SQL, bare | overhead | gallery_plan alone | plan memo off (its overhead) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in report.classes:
         planner = c.results[PLANNER]
@@ -793,7 +822,8 @@ def _overhead_lines(report: Report) -> list[str]:
         lines.append(
             f"| {c.query_class.label} | {c.pick} | {_cell(planner)} | {best_cell} "
             f"| {_ratio(planner.median_ms, None if best is None else best[1].median_ms)} "
-            f"| {_cell(c.bare)} | {_ms(c.overhead_ms)} | {_ms(c.plan_ms)} |"
+            f"| {_cell(c.bare)} | {_ms(c.overhead_ms)} | {_ms(c.plan_ms)} "
+            f"| {_cell(c.unmemoised)} ({_ms(c.unmemoised_overhead_ms)}) |"
         )
     return lines
 
