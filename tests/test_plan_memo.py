@@ -1,8 +1,9 @@
 """The plan memo (gallery_plan_memo): a kept plan gives exactly the pages a fresh one gives,
 for every viewer; writes to tags, the statistics and the knobs, and time, outdate it, writes
 to items do not; a tag that did not exist is never kept as missing, a deleted one matches
-nothing; forced strategies and read-only transactions neither use nor keep plans; the memo
-stays within plan_memo_entries; a reader storing a plan never waits for another session."""
+nothing; a forced strategy is part of the key; read-only transactions neither use nor keep
+plans; the memo stays within plan_memo_entries; a reader storing a plan never waits for
+another session."""
 
 from __future__ import annotations
 
@@ -152,16 +153,19 @@ def test_a_tag_deleted_after_its_plan_was_kept_matches_nothing(
     assert (rows == []) == (match == "all")
 
 
-def test_forced_strategies_and_read_only_transactions_neither_use_nor_keep_plans(
+def test_a_forced_strategy_has_plans_of_its_own_read_only_transactions_none(
     conn: psycopg.Connection,
 ) -> None:
     filters = {"tags": [TAGS[0]], "sources": COMMUNITY}
-    assert stores(conn, **filters, strategy="tag_array")[1] == 0
+    forced, plans = stores(conn, **filters, strategy="order_first")
+    assert plans == 1
+    assert stores(conn, **filters, strategy="order_first") == (forced, 0)
     conn.execute("SET default_transaction_read_only = on")
     rows, plans = stores(conn, **filters)
     assert plans == 0
     conn.execute("RESET default_transaction_read_only")
-    assert stores(conn, **filters) == (rows, 1)
+    assert stores(conn, **filters) == (rows, 1)  # the planner's own, not the forced one's
+    assert [r["id"] for r in rows] == [r["id"] for r in forced]
 
 
 def test_the_memo_keeps_at_most_plan_memo_entries_the_newest(conn: psycopg.Connection) -> None:

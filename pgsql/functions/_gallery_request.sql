@@ -36,19 +36,19 @@ BEGIN
     depend on the cursor, direction or viewer (checks passed, normalised
     filters, tag numbers, plan) is kept for the next calls with the same
     arguments (tags as given, match, sources as given, whether viewer_id is
-    NULL, page_size), in any session, and used instead of the checks and the
-    planner while gallery_config's row, the plan generation (bumped by writes
-    to tags and the statistics) and plan_memo_ttl_seconds allow. Not used nor
-    stored for a forced strategy, in a read-only transaction (a hot standby
-    has no unlogged tables), or while a tag does not exist; a store never
-    waits for another session.
+    NULL, page_size, the forced strategy), in any session, and used instead
+    of the checks and the planner while gallery_config's row, the plan
+    generation (bumped by writes to tags and the statistics) and
+    plan_memo_ttl_seconds allow. Not used nor stored in a read-only
+    transaction (a hot standby has no unlogged tables), nor stored while a
+    tag does not exist; a store never waits for another session.
     Cost: with a valid entry, one statement (gallery_config, the generation,
     the newest entry of the key: an index probe) and the cursor check;
     otherwise the checks, one tags probe per tag and _gallery_choose's (one
     stats probe per tag), and the entry stored (two index inserts; the
     entry plan_memo_entries behind it deleted).
     */
-    IF p_strategy IS NULL AND NOT current_setting('transaction_read_only')::boolean THEN
+    IF NOT current_setting('transaction_read_only')::boolean THEN
         -- (the key only for arguments that may pass the checks: a million tags are
         -- refused at once, not formatted first)
         SELECT c AS cfg, c.xmin AS config, g.generation, k.key, m.entry INTO v_memo
@@ -57,8 +57,9 @@ BEGIN
                        FROM public.gallery_plan_generation s) AS g
          CROSS JOIN LATERAL (
                SELECT CASE WHEN coalesce(cardinality(p_tags), 0) <= c.max_tags THEN
-                          sha256(convert_to(format('plan-v1 %L %L %L %L %L', p_tags, p_match,
-                                                   p_sources, p_viewer_id IS NULL, p_page_size),
+                          sha256(convert_to(format('plan-v1 %L %L %L %L %L %L', p_tags, p_match,
+                                                   p_sources, p_viewer_id IS NULL, p_page_size,
+                                                   p_strategy),
                                             'UTF8'))
                       END AS key) AS k
           LEFT JOIN LATERAL (SELECT e AS entry FROM public.gallery_plan_memo e
