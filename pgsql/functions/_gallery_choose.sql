@@ -20,6 +20,7 @@ DECLARE
                             AND to_regclass('public.content_tags_tag_source_content_idx') IS NULL;
     v_tag record;
     v_links double precision;
+    v_gin_pages double precision := 0;  -- under all: the other tags' posting pages GIN visits
     v_density double precision;
     v_walk double precision;
     c_order_first double precision;
@@ -55,7 +56,10 @@ BEGIN
                    any: ~2.0 per posting, page_size + 1 per tag (own items
                    only: divided by their share)
       tag_array    ~0.05 per posting and tag (all) or ~0.02 per posting
-                   (any), ~1.0 per match
+                   (any), ~1.0 per match; under all also ~8.0 per page of
+                   another tag's GIN posting tree that the rarest tag's items
+                   lead into: at most the rarest tag's count, at most that
+                   tag's count / 2,000 (postings per page)
     The share under all: the rarest tag's, times each other tag's share
     times its lift with the rarest. Allowed: the enable_* knobs; tag_array
     (which reads every match) only while the rarest tag (all) or the tags
@@ -115,6 +119,9 @@ BEGIN
         stats_stale := stats_stale OR v_tag.stale;
         walk_skip := CASE WHEN p_match = 'any' THEN least(walk_skip, v_tag.newer)
                           ELSE greatest(walk_skip, v_tag.newer) END;
+        IF cardinality(tag_counts) > 1 THEN  -- not the rarest (the first row)
+            v_gin_pages := v_gin_pages + least(tag_counts[1], v_tag.n / 2000.0);
+        END IF;
     END LOOP;
     rarest_count := tag_counts[1];
     IF p_match = 'any' THEN
@@ -157,7 +164,8 @@ BEGIN
                           <= v_cfg.seed_candidate_cap;
     c_tag_array := CASE WHEN v_cfg.enable_tag_array AND NOT v_array_capped THEN
                        CASE WHEN p_match = 'any' THEN v_links * 0.02 + estimated_candidates * 1.0
-                            ELSE rarest_count * 0.05 * v_k + estimated_candidates * 1.0 END
+                            ELSE rarest_count * 0.05 * v_k + v_gin_pages * 8.0
+                                 + estimated_candidates * 1.0 END
                    END;
     costs := jsonb_build_object('order_first', c_order_first, 'tag_walk', c_tag_walk,
                                 'tag_array', c_tag_array);
