@@ -49,9 +49,9 @@ BEGIN
     EXECUTE format(
         'PREPARE gallery_explained (uuid[], integer[], text, text[], text[], text[], bigint,'
         ' timestamptz, bigint, boolean, boolean, integer, text, text) AS'
-        ' SELECT * FROM gallery._gallery_page_rows(%L, $1, $2, $3, $4, $5, $6, $7, $8, $9,'
-        ' $10, $11, $12, $13, $14)',
-        v_req.strategy);
+        ' SELECT * FROM gallery._gallery_page_rows(%L, $1, $2, %L, $4, $5, $6, $7, $8, $9,'
+        ' $10, %L, $12, $13, $14)',
+        v_req.strategy, match, v_req.forward);  -- constants, as in gallery_page's statement
     RETURN QUERY EXECUTE format(
         'EXPLAIN (%s) EXECUTE gallery_explained (%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
         CASE WHEN measure THEN 'ANALYZE, BUFFERS' ELSE 'COSTS' END,
