@@ -51,7 +51,7 @@ BEGIN
     IF NOT current_setting('transaction_read_only')::boolean THEN
         -- (the key only for arguments that may pass the checks: a million tags are
         -- refused at once, not formatted first)
-        SELECT c AS cfg, c.xmin AS config, g.generation, k.key, m.entry INTO v_memo
+        SELECT c AS cfg, c.xmin AS config, g.generation, k.key, m.entry INTO v_memo  -- noqa: PD006 OFFSET 0 fences the one-row key (computed once), it pages nothing
           FROM public.gallery_config c
          CROSS JOIN (SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END AS generation
                        FROM public.gallery_plan_generation s) AS g
@@ -61,7 +61,8 @@ BEGIN
                                                    p_sources, p_viewer_id IS NULL, p_page_size,
                                                    p_strategy),
                                             'UTF8'))
-                      END AS key) AS k
+                      END AS key
+               OFFSET 0) AS k  -- (unfenced, it was computed twice: the probe and the output)
           LEFT JOIN LATERAL (SELECT e AS entry FROM public.gallery_plan_memo e
                               WHERE e.key = k.key
                               ORDER BY e.fill DESC
