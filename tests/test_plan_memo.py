@@ -208,3 +208,21 @@ def test_what_null_sources_stand_for_follows_the_viewer(conn: psycopg.Connection
         rows = page(conn, tags=[TAGS[0]], sources=None, viewer=viewer)
         assert [r["id"] for r in rows] == oracle(conn, [TAGS[0]], "all", sources, viewer)[:25]
     assert stored(conn) == 2
+
+
+def test_a_kept_plan_still_refuses_bad_directions_and_cursors_and_a_refused_call_keeps_none(
+    conn: psycopg.Connection,
+) -> None:
+    """The direction and the cursor are not in the key: checked on every call, a kept plan
+    or not (22023); a call refused for its cursor stores nothing."""
+    filters = {"tags": [TAGS[0]], "sources": COMMUNITY}
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        page(conn, **filters, cursor="g2.1.2.3.4")
+    assert stored(conn) == 0
+    page(conn, **filters)
+    assert stored(conn) == 1
+    for bad in ({"direction": "sideways"}, {"direction": "prev"}, {"cursor": "g2.1.2.3.4"}):
+        with pytest.raises(psycopg.errors.InvalidParameterValue) as raised:
+            page(conn, **filters, **bad)
+        assert raised.value.diag.message_hint
+    assert stored(conn) == 1
