@@ -46,7 +46,7 @@ BEGIN
     the newest entry of the key: an index probe) and the cursor check;
     otherwise the checks, one tags probe per tag and _gallery_choose's (one
     stats probe per tag), and the entry stored (two index inserts; the
-    entry plan_memo_entries behind it deleted).
+    oldest entries plan_memo_entries behind it deleted, at most 100).
     */
     IF NOT current_setting('transaction_read_only')::boolean THEN
         -- (the key only for arguments that may pass the checks: a million tags are
@@ -124,10 +124,12 @@ BEGIN
     IF v_memo_key IS NOT NULL AND NOT v_hit AND v_cfg.plan_memo_entries > 0
        AND cardinality(tag_nos) = cardinality(tags) THEN
         v_fill := nextval('public.gallery_plan_memo_fills');
+        -- (an index probe however big the memo: = ANY of at most 100, oldest first)
         DELETE FROM public.gallery_plan_memo e
-         WHERE e.fill IN (SELECT o.fill FROM public.gallery_plan_memo o
-                           WHERE o.fill <= v_fill - v_cfg.plan_memo_entries
-                             FOR UPDATE SKIP LOCKED);
+         WHERE e.fill = ANY (ARRAY(SELECT o.fill FROM public.gallery_plan_memo o
+                                   WHERE o.fill <= v_fill - v_cfg.plan_memo_entries
+                                   ORDER BY o.fill LIMIT 100
+                                     FOR UPDATE SKIP LOCKED));
         INSERT INTO public.gallery_plan_memo
                (fill, key, config, generation, expires_at, filter_key, tags, tag_nos, sources,
                 types, own, others, strategy, rarest_count, estimated_candidates, costs)
