@@ -69,6 +69,7 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("count_sample_bits", "r", ""),
         ("gallery_cache_versions", "r", ""),
         ("gallery_config", "r", ""),
+        ("gallery_count_memo", "r", ""),
         ("gallery_page_cache", "r", ""),
         ("gallery_plan_memo", "r", ""),
         ("gallery_schema_origin", "r", ""),

@@ -1,6 +1,6 @@
 CREATE OR REPLACE FUNCTION gallery._gallery_count_estimate(
     p_tag_nos integer[], p_match text, p_sources text[], p_viewer bigint)
-RETURNS TABLE (items bigint, low bigint, high bigint, upper_bound bigint)
+RETURNS TABLE (items bigint, low bigint, high bigint, upper_bound bigint, sample xid)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, gallery, pg_temp
 SET plan_cache_mode = force_generic_plan  -- the same few probes every call: plan them once
@@ -9,6 +9,7 @@ AS $$
 DECLARE
     c_z constant double precision := 2.0;  -- Wilson interval, ~95% two-sided
     v_public varbit;
+    v_sample xid;
     v_own varbit;
     v_none varbit;
     v_src varbit[];
@@ -53,6 +54,8 @@ BEGIN
     upper_bound: what the exact counts allow at most (all: the rarest tag's
     items; any: the tags' items, at most the partition; no tags: the
     partition), summed; gallery_count counts exactly below a threshold.
+    sample: the version (xmin) of the sample's 'public' row read, which every
+    gallery_stats_refresh rewrites: what gallery_count's memo checks.
     No row when no sample was drawn yet. Numbers are as of the last refresh.
     Cost: two statements (4 primary-key probes of count_sample_bits; per
     tag one of tags, two of tag_cardinality_stats, one of count_sample_bits)
@@ -61,10 +64,11 @@ BEGIN
     */
 
     SELECT (array_agg(b.bits) FILTER (WHERE b.dimension = 'public'))[1],
+           (array_agg(b.xmin) FILTER (WHERE b.dimension = 'public'))[1],
            (array_agg(b.bits) FILTER (WHERE b.dimension = 'creator'))[1],
            array_agg(b.bits ORDER BY b.key) FILTER (WHERE b.dimension = 'source'),
            array_agg(b.population ORDER BY b.key) FILTER (WHERE b.dimension = 'source')
-      INTO v_public, v_own, v_src, v_population
+      INTO v_public, v_sample, v_own, v_src, v_population
       FROM public.count_sample_bits b
      WHERE (b.dimension, b.key) IN (('public', 0), ('source', 0), ('source', 1),
                                     ('creator', coalesce(p_viewer, -1)));
@@ -147,6 +151,7 @@ BEGIN
     low := least(floor(v_low)::bigint, items);
     high := greatest(ceil(v_high)::bigint, items);
     upper_bound := ceil(v_bound)::bigint;
+    sample := v_sample;
     RETURN NEXT;
 END
 $$;

@@ -6,10 +6,11 @@ CREATE OR REPLACE FUNCTION gallery.gallery_count(
     cap       integer DEFAULT 10000,
     mode      text    DEFAULT 'exact')
 RETURNS TABLE (items bigint, exact boolean, low bigint, high bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE  -- stores estimates in the count memo
 SECURITY DEFINER  -- the reader role calls it with no right on the tables
 SET search_path = pg_catalog, gallery, pg_temp
 SET max_parallel_workers_per_gather = 0  -- a Gather costs more than these reads
+SET plan_cache_mode = force_generic_plan  -- the memo's probe was planned afresh on every call
 SET enable_seqscan = on  -- _gallery_matches_sql turns scans off for its reading:
 SET enable_bitmapscan = on  -- these clauses end that with the call
 SET enable_indexscan = on
@@ -19,6 +20,9 @@ DECLARE
     v_sources text[];
     v_tag_nos integer[];
     v_cfg public.gallery_config;
+    v_memo record;  -- gallery_config, its version, the generation, the key's valid entry (or NULL)
+    v_memo_key bytea;  -- NULL: no memo for this call
+    v_fill bigint;
     v_est record;
     v_plan record;  -- the planner's estimates for these filters
     -- costs in µs, measured at full scale (zipf): an item read by a sequential scan, a
@@ -50,6 +54,15 @@ BEGIN
     yet, it counts as mode 'exact' does (exact = true): the rarest tag's
     ~200 index entries are all the GIN scan reads then. (A small count of
     popular tags is not counted: their posting lists take milliseconds.)
+    Count memo (gallery_count_memo): an estimate answered from the sample is
+    kept for the next calls with the same arguments (tags, match, sources as
+    given, viewer_id), in any session, and returned instead of checks and
+    estimate while what it was computed from is unchanged: gallery_config's
+    row, the sample's version, the tags' numbers (read again each time), the
+    plan generation (writes to tags and tag_cardinality_stats) and
+    plan_memo_ttl_seconds; plan_memo_entries bounds it (0: off). A kept
+    answer is the one a fresh estimate gives. Not used nor stored in a
+    read-only transaction (a hot standby has no unlogged tables).
     Errors (22023): those of gallery_page's filters; cap outside
     1..1000000; mode other than 'exact' or 'estimate'.
     Cost: exact, with tags: the planner's estimates (_gallery_choose, one
@@ -62,9 +75,13 @@ BEGIN
     is the viewer's own items and the planner estimates it cheaper, a walk
     of them in the creator index that stops at cap + 1 matches. Without
     tags: the first cap + 1 items in scope, in any order.
-    estimate: K + 4 primary-key probes and bit operations over the sample
+    estimate: with a kept answer, one statement (gallery_config, the
+    sample's version, the newest entry of the key, one tags probe per tag);
+    otherwise K + 4 primary-key probes and bit operations over the sample
     (~0.1 ms), whatever matches: 0.3-0.5 ms a call with the checks (bench
-    count, full scale); or at most ~200 rows counted.
+    count, full scale), and the answer stored (two index inserts; the oldest
+    entries plan_memo_entries behind it deleted, at most 100); or at most
+    ~200 rows counted.
     */
     IF cap IS NULL OR cap NOT BETWEEN 1 AND 1000000 THEN
         RAISE EXCEPTION 'cap must be between 1 and 1000000, got %', coalesce(cap::text, 'NULL')
@@ -76,7 +93,39 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'mode => ''estimate'' answers in well under a millisecond with a ~95% interval (low, high)';
     END IF;
-    SELECT * INTO v_cfg FROM public.gallery_config;
+    IF mode = 'estimate' AND NOT current_setting('transaction_read_only')::boolean THEN
+        -- (the key only for arguments that may pass the checks: a million tags are
+        -- refused at once, not formatted first)
+        SELECT c AS cfg, c.xmin AS config, g.generation, k.key, m.entry INTO v_memo  -- noqa: PD006 OFFSET 0 fences the one-row key (computed once), it pages nothing
+          FROM public.gallery_config c
+         CROSS JOIN (SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END AS generation
+                       FROM public.gallery_plan_generation s) AS g
+         CROSS JOIN LATERAL (
+               SELECT CASE WHEN coalesce(cardinality(tags), 0) <= c.max_tags THEN
+                          sha256(convert_to(format('count-v1 %L %L %L %L', tags, match, sources,
+                                                   viewer_id),
+                                            'UTF8'))
+                      END AS key
+               OFFSET 0) AS k
+          LEFT JOIN LATERAL (SELECT e AS entry FROM public.gallery_count_memo e
+                              WHERE e.key = k.key
+                              ORDER BY e.fill DESC
+                              LIMIT 1) AS m
+                 ON (m.entry).config = c.xmin AND (m.entry).generation = g.generation
+                AND (m.entry).expires_at > now()
+                AND (m.entry).sample = (SELECT b.xmin FROM public.count_sample_bits b
+                                         WHERE b.dimension = 'public' AND b.key = 0)
+                AND (m.entry).tag_nos = ARRAY(SELECT t.tag_no FROM public.tags t
+                                               WHERE t.id = ANY (tags) ORDER BY t.tag_no);
+        v_memo_key := v_memo.key;
+        IF (v_memo.entry).fill IS NOT NULL THEN
+            RETURN QUERY SELECT (v_memo.entry).items, false, (v_memo.entry).low, (v_memo.entry).high;
+            RETURN;
+        END IF;
+        v_cfg := v_memo.cfg;
+    ELSE
+        SELECT * INTO v_cfg FROM public.gallery_config;
+    END IF;
     v_sources := _gallery_check_args(tags, match, sources, viewer_id, 1, NULL, 'strategy',
                                      v_cfg.max_tags);
     v_tag_nos := _gallery_tag_nos(tags, match);
@@ -87,6 +136,20 @@ BEGIN
     IF mode = 'estimate' THEN
         SELECT * INTO v_est FROM _gallery_count_estimate(v_tag_nos, match, v_sources, viewer_id);
         IF FOUND AND v_est.upper_bound > 200 THEN
+            IF v_memo_key IS NOT NULL AND v_cfg.plan_memo_entries > 0 THEN
+                v_fill := nextval('public.gallery_count_memo_fills');
+                -- (an index probe however big the memo: = ANY of at most 100, oldest first)
+                DELETE FROM public.gallery_count_memo e
+                 WHERE e.fill = ANY (ARRAY(SELECT o.fill FROM public.gallery_count_memo o
+                                           WHERE o.fill <= v_fill - v_cfg.plan_memo_entries
+                                           ORDER BY o.fill LIMIT 100
+                                             FOR UPDATE SKIP LOCKED));
+                INSERT INTO public.gallery_count_memo
+                       (fill, key, config, generation, sample, expires_at, tag_nos, items, low, high)
+                VALUES (v_fill, v_memo_key, v_memo.config, v_memo.generation, v_est.sample,
+                        now() + make_interval(secs => v_cfg.plan_memo_ttl_seconds), v_tag_nos,
+                        v_est.items, v_est.low, v_est.high);
+            END IF;
             RETURN QUERY SELECT v_est.items, false, v_est.low, v_est.high;
             RETURN;
         END IF;
