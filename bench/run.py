@@ -50,6 +50,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 from rich.console import Console
 from rich.progress import Progress
 
@@ -380,10 +381,12 @@ def _gallery_page_settings(conn: psycopg.Connection, bare: BareQuery) -> Iterato
 
 
 @contextmanager
-def _plan_memo_off(conn: psycopg.Connection) -> Iterator[None]:
-    """gallery_page planning every call afresh, as on a filter's first call (the plan memo,
-    docs/planner.md, off); the knob restored after."""
-    (entries,) = conn.execute("SELECT plan_memo_entries FROM gallery_config").fetchone()
+def plan_memo_off(conn: psycopg.Connection) -> Iterator[None]:
+    """Every call as a filter's first: gallery_page planning afresh, gallery_count
+    estimating afresh (the plan and count memos, docs/planner.md, off); the knob restored
+    after."""
+    cur = conn.cursor(row_factory=tuple_row)  # whatever rows the caller's connection makes
+    (entries,) = cur.execute("SELECT plan_memo_entries FROM gallery_config").fetchone()
     conn.execute("UPDATE gallery_config SET plan_memo_entries = 0")
     try:
         yield
@@ -498,7 +501,7 @@ def measure_class(
                     cursor.append(position)
             if name == PLANNER:
                 results[name], bare = _measure_with_bare(conn, qc, cast(str | None, position), runs)
-                with _plan_memo_off(conn):
+                with plan_memo_off(conn):
                     unmemoised = _measure(conn, pager.query(position), runs)
             else:
                 results[name] = _measure(conn, pager.query(position), runs)
