@@ -111,3 +111,30 @@ def test_forcing_a_strategy_the_catalogue_does_not_list_is_an_error(
         conn.execute("SELECT * FROM gallery.gallery_page(strategy => 'fastest')")
     listed = ", ".join(s.strategy for s in CATALOGUE)
     assert raised.value.diag.message_primary == f"strategy must be one of {listed}, got 'fastest'"
+
+
+@pytest.mark.parametrize("strategy", [s.strategy for s in CATALOGUE])
+def test_a_page_is_planned_without_the_other_matches_and_directions(
+    conn: psycopg.Connection, strategy: str
+) -> None:
+    """gallery_page's statements give each strategy its match and direction as constants:
+    PostgreSQL drops the other branches from the plan (a branch left in, stopped by a
+    one-time filter, still costs its nodes' start and end on every call)."""
+    matches = next(s.matches for s in CATALOGUE if s.strategy == strategy)
+    for match in matches:
+        tags = [TAGS[0], RARE_TAGS[0]] if match == "any" else [TAGS[0]]
+        first = conn.execute(
+            "SELECT row_cursor FROM gallery.gallery_page(%s::uuid[], match => %s,"
+            " sources => %s::text[], page_size => 2, strategy => %s)",
+            (tags, match, COMMUNITY, strategy),
+        ).fetchall()
+        for cursor, direction in ((None, "next"), (first[-1]["row_cursor"], "prev")):
+            plan = "\n".join(
+                r["gallery_explain"]
+                for r in conn.execute(
+                    "SELECT * FROM gallery.gallery_explain(%s::uuid[], %s, 2, %s, %s::text[],"
+                    " direction => %s, strategy => %s, measure => false)",
+                    (tags, cursor, match, COMMUNITY, direction, strategy),
+                )
+            )
+            assert "One-Time Filter: false" not in plan, (strategy, match, direction, plan)

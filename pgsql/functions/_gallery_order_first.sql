@@ -33,68 +33,80 @@ AS $$
     dense (popular tags, no tag filter), up to every item in scope when they
     are rare. Never builds the match set.
     */
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM public.content_items_all i
-      WHERE p_forward AND cardinality(p_others) > 0
-        AND (i.created_at, i.id) <= (p_after_at, p_after_id)
-        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
-        AND i.source_type = ANY (p_types)
-        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
-                                      p_own, p_others, p_viewer_id)
-        AND (cardinality(p_tag_nos) = 0
-             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
-      ORDER BY i.created_at DESC, i.id DESC
-      LIMIT p_limit)
+    -- Each branch's condition on direction and scope stands outside its LIMIT: given the
+    -- direction as a constant (gallery_page's statements), PostgreSQL drops the other
+    -- direction's branches from the plan (inside, each left a Limit, Sort and Result to start
+    -- and end on every call); the scope's test stays a one-time filter.
+    (SELECT * FROM (
+        SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+               i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+               i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+               i.quality_score::double precision, i.updated_at::timestamptz
+          FROM public.content_items_all i
+         WHERE (i.created_at, i.id) <= (p_after_at, p_after_id)
+           AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+           AND i.source_type = ANY (p_types)
+           AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                         p_own, p_others, p_viewer_id)
+           AND (cardinality(p_tag_nos) = 0
+                OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos
+                                ELSE i.tag_nos && p_tag_nos END)
+         ORDER BY i.created_at DESC, i.id DESC
+         LIMIT p_limit) AS b
+      WHERE p_forward AND cardinality(p_others) > 0)
     UNION ALL
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM public.content_items_all i
-      WHERE NOT p_forward AND cardinality(p_others) > 0
-        AND (i.created_at, i.id) >= (p_after_at, p_after_id)
-        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
-        AND i.source_type = ANY (p_types)
-        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
-                                      p_own, p_others, p_viewer_id)
-        AND (cardinality(p_tag_nos) = 0
-             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
-      ORDER BY i.created_at, i.id
-      LIMIT p_limit)
+    (SELECT * FROM (
+        SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+               i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+               i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+               i.quality_score::double precision, i.updated_at::timestamptz
+          FROM public.content_items_all i
+         WHERE (i.created_at, i.id) >= (p_after_at, p_after_id)
+           AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+           AND i.source_type = ANY (p_types)
+           AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                         p_own, p_others, p_viewer_id)
+           AND (cardinality(p_tag_nos) = 0
+                OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos
+                                ELSE i.tag_nos && p_tag_nos END)
+         ORDER BY i.created_at, i.id
+         LIMIT p_limit) AS b
+      WHERE NOT p_forward AND cardinality(p_others) > 0)
     UNION ALL
     -- the viewer's own items only (user-* sources): their walk in the creator's index
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM public.content_items_all i
-      WHERE p_forward AND cardinality(p_others) = 0
-        AND i.creator_id = p_viewer_id
-        AND (i.created_at, i.id) <= (p_after_at, p_after_id)
-        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
-        AND i.source_type = ANY (p_own)
-        AND (cardinality(p_tag_nos) = 0
-             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
-      ORDER BY i.created_at DESC, i.id DESC
-      LIMIT p_limit)
+    (SELECT * FROM (
+        SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+               i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+               i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+               i.quality_score::double precision, i.updated_at::timestamptz
+          FROM public.content_items_all i
+         WHERE i.creator_id = p_viewer_id
+           AND (i.created_at, i.id) <= (p_after_at, p_after_id)
+           AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+           AND i.source_type = ANY (p_own)
+           AND (cardinality(p_tag_nos) = 0
+                OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos
+                                ELSE i.tag_nos && p_tag_nos END)
+         ORDER BY i.created_at DESC, i.id DESC
+         LIMIT p_limit) AS b
+      WHERE p_forward AND cardinality(p_others) = 0)
     UNION ALL
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM public.content_items_all i
-      WHERE NOT p_forward AND cardinality(p_others) = 0
-        AND i.creator_id = p_viewer_id
-        AND (i.created_at, i.id) >= (p_after_at, p_after_id)
-        AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
-        AND i.source_type = ANY (p_own)
-        AND (cardinality(p_tag_nos) = 0
-             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos ELSE i.tag_nos && p_tag_nos END)
-      ORDER BY i.created_at, i.id
-      LIMIT p_limit)
+    (SELECT * FROM (
+        SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+               i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+               i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+               i.quality_score::double precision, i.updated_at::timestamptz
+          FROM public.content_items_all i
+         WHERE i.creator_id = p_viewer_id
+           AND (i.created_at, i.id) >= (p_after_at, p_after_id)
+           AND NOT (p_has_cursor AND i.created_at = p_after_at AND i.id = p_after_id)
+           AND i.source_type = ANY (p_own)
+           AND (cardinality(p_tag_nos) = 0
+                OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos
+                                ELSE i.tag_nos && p_tag_nos END)
+         ORDER BY i.created_at, i.id
+         LIMIT p_limit) AS b
+      WHERE NOT p_forward AND cardinality(p_others) = 0)
 $$;
 
 COMMENT ON FUNCTION gallery._gallery_order_first(uuid[], integer[], text, text[], text[], text[], bigint, timestamptz, bigint, boolean, boolean, integer) IS

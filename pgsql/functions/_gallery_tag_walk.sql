@@ -27,85 +27,96 @@ AS $$
     together stop it early. any: at most p_limit postings and probes per
     tag, and a sort of those.
     */
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM public.content_tags ct
-       JOIN public.content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
-      WHERE p_forward AND p_match = 'all'
-        AND ct.tag_id = p_tags[1]
-        AND (ct.created_at, ct.content_id) <= (p_after_at, p_after_id)
-        AND NOT (p_has_cursor AND ct.created_at = p_after_at AND ct.content_id = p_after_id)
-        AND ct.content_source = ANY (p_types)
-        AND i.tag_nos @> p_tag_nos
-        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
-                                      p_own, p_others, p_viewer_id)
-      ORDER BY ct.created_at DESC, ct.content_id DESC
-      LIMIT p_limit)
+    -- Each branch's condition on direction and match stands outside its LIMIT: given them as
+    -- constants (gallery_page's statements), PostgreSQL drops the other branches from the plan
+    -- (inside, each left a Limit, Sort and Result to start and end on every call).
+    (SELECT * FROM (
+        SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+               i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+               i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+               i.quality_score::double precision, i.updated_at::timestamptz
+          FROM public.content_tags ct
+          JOIN public.content_items_all i
+            ON i.id = ct.content_id AND i.source_type = ct.content_source
+         WHERE ct.tag_id = p_tags[1]
+           AND (ct.created_at, ct.content_id) <= (p_after_at, p_after_id)
+           AND NOT (p_has_cursor AND ct.created_at = p_after_at AND ct.content_id = p_after_id)
+           AND ct.content_source = ANY (p_types)
+           AND i.tag_nos @> p_tag_nos
+           AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                         p_own, p_others, p_viewer_id)
+         ORDER BY ct.created_at DESC, ct.content_id DESC
+         LIMIT p_limit) AS b
+      WHERE p_forward AND p_match = 'all')
     UNION ALL
-    (SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
-            i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
-            i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
-            i.quality_score::double precision, i.updated_at::timestamptz
-       FROM public.content_tags ct
-       JOIN public.content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
-      WHERE NOT p_forward AND p_match = 'all'
-        AND ct.tag_id = p_tags[1]
-        AND (ct.created_at, ct.content_id) >= (p_after_at, p_after_id)
-        AND NOT (p_has_cursor AND ct.created_at = p_after_at AND ct.content_id = p_after_id)
-        AND ct.content_source = ANY (p_types)
-        AND i.tag_nos @> p_tag_nos
-        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
-                                      p_own, p_others, p_viewer_id)
-      ORDER BY ct.created_at, ct.content_id
-      LIMIT p_limit)
+    (SELECT * FROM (
+        SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz, i.creator_id::bigint,
+               i.title::text, i.content_type::text, i.content_data::text, i.path_thumb::text,
+               i.path_thumbs_alt_res::jsonb, i.prompt::text, i.item_metadata::jsonb, i.is_private,
+               i.quality_score::double precision, i.updated_at::timestamptz
+          FROM public.content_tags ct
+          JOIN public.content_items_all i
+            ON i.id = ct.content_id AND i.source_type = ct.content_source
+         WHERE ct.tag_id = p_tags[1]
+           AND (ct.created_at, ct.content_id) >= (p_after_at, p_after_id)
+           AND NOT (p_has_cursor AND ct.created_at = p_after_at AND ct.content_id = p_after_id)
+           AND ct.content_source = ANY (p_types)
+           AND i.tag_nos @> p_tag_nos
+           AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                         p_own, p_others, p_viewer_id)
+         ORDER BY ct.created_at, ct.content_id
+         LIMIT p_limit) AS b
+      WHERE NOT p_forward AND p_match = 'all')
     UNION ALL
-    (SELECT DISTINCT ON (w.created_at, w.id) w.*
-       FROM unnest(p_tags) AS t(tag_id)
-      CROSS JOIN LATERAL (
-            SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz,
-                   i.creator_id::bigint, i.title::text, i.content_type::text,
-                   i.content_data::text, i.path_thumb::text, i.path_thumbs_alt_res::jsonb,
-                   i.prompt::text, i.item_metadata::jsonb, i.is_private,
-                   i.quality_score::double precision, i.updated_at::timestamptz
-              FROM public.content_tags ct
-              JOIN public.content_items_all i
-                ON i.id = ct.content_id AND i.source_type = ct.content_source
-             WHERE ct.tag_id = t.tag_id
-               AND (ct.created_at, ct.content_id) <= (p_after_at, p_after_id)
-               AND NOT (p_has_cursor AND ct.created_at = p_after_at AND ct.content_id = p_after_id)
-               AND ct.content_source = ANY (p_types)
-               AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
-                                             p_own, p_others, p_viewer_id)
-             ORDER BY ct.created_at DESC, ct.content_id DESC
-             LIMIT p_limit) AS w
-      WHERE p_forward AND p_match = 'any'
-      ORDER BY w.created_at DESC, w.id DESC
-      LIMIT p_limit)
+    (SELECT * FROM (
+        SELECT DISTINCT ON (w.created_at, w.id) w.*
+          FROM unnest(p_tags) AS t(tag_id)
+         CROSS JOIN LATERAL (
+               SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz,
+                      i.creator_id::bigint, i.title::text, i.content_type::text,
+                      i.content_data::text, i.path_thumb::text, i.path_thumbs_alt_res::jsonb,
+                      i.prompt::text, i.item_metadata::jsonb, i.is_private,
+                      i.quality_score::double precision, i.updated_at::timestamptz
+                 FROM public.content_tags ct
+                 JOIN public.content_items_all i
+                   ON i.id = ct.content_id AND i.source_type = ct.content_source
+                WHERE ct.tag_id = t.tag_id
+                  AND (ct.created_at, ct.content_id) <= (p_after_at, p_after_id)
+                  AND NOT (p_has_cursor AND ct.created_at = p_after_at
+                           AND ct.content_id = p_after_id)
+                  AND ct.content_source = ANY (p_types)
+                  AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                                p_own, p_others, p_viewer_id)
+                ORDER BY ct.created_at DESC, ct.content_id DESC
+                LIMIT p_limit) AS w
+         ORDER BY w.created_at DESC, w.id DESC
+         LIMIT p_limit) AS b
+      WHERE p_forward AND p_match = 'any')
     UNION ALL
-    (SELECT DISTINCT ON (w.created_at, w.id) w.*
-       FROM unnest(p_tags) AS t(tag_id)
-      CROSS JOIN LATERAL (
-            SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz,
-                   i.creator_id::bigint, i.title::text, i.content_type::text,
-                   i.content_data::text, i.path_thumb::text, i.path_thumbs_alt_res::jsonb,
-                   i.prompt::text, i.item_metadata::jsonb, i.is_private,
-                   i.quality_score::double precision, i.updated_at::timestamptz
-              FROM public.content_tags ct
-              JOIN public.content_items_all i
-                ON i.id = ct.content_id AND i.source_type = ct.content_source
-             WHERE ct.tag_id = t.tag_id
-               AND (ct.created_at, ct.content_id) >= (p_after_at, p_after_id)
-               AND NOT (p_has_cursor AND ct.created_at = p_after_at AND ct.content_id = p_after_id)
-               AND ct.content_source = ANY (p_types)
-               AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
-                                             p_own, p_others, p_viewer_id)
-             ORDER BY ct.created_at, ct.content_id
-             LIMIT p_limit) AS w
-      WHERE NOT p_forward AND p_match = 'any'
-      ORDER BY w.created_at, w.id
-      LIMIT p_limit)
+    (SELECT * FROM (
+        SELECT DISTINCT ON (w.created_at, w.id) w.*
+          FROM unnest(p_tags) AS t(tag_id)
+         CROSS JOIN LATERAL (
+               SELECT i.id::bigint, i.source_type::text, i.created_at::timestamptz,
+                      i.creator_id::bigint, i.title::text, i.content_type::text,
+                      i.content_data::text, i.path_thumb::text, i.path_thumbs_alt_res::jsonb,
+                      i.prompt::text, i.item_metadata::jsonb, i.is_private,
+                      i.quality_score::double precision, i.updated_at::timestamptz
+                 FROM public.content_tags ct
+                 JOIN public.content_items_all i
+                   ON i.id = ct.content_id AND i.source_type = ct.content_source
+                WHERE ct.tag_id = t.tag_id
+                  AND (ct.created_at, ct.content_id) >= (p_after_at, p_after_id)
+                  AND NOT (p_has_cursor AND ct.created_at = p_after_at
+                           AND ct.content_id = p_after_id)
+                  AND ct.content_source = ANY (p_types)
+                  AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,
+                                                p_own, p_others, p_viewer_id)
+                ORDER BY ct.created_at, ct.content_id
+                LIMIT p_limit) AS w
+         ORDER BY w.created_at, w.id
+         LIMIT p_limit) AS b
+      WHERE NOT p_forward AND p_match = 'any')
 $$;
 
 COMMENT ON FUNCTION gallery._gallery_tag_walk(uuid[], integer[], text, text[], text[], text[], bigint, timestamptz, bigint, boolean, boolean, integer) IS
