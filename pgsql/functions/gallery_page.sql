@@ -154,9 +154,10 @@ BEGIN
     -- session (a generic plan: plan_cache_mode above) with the settings below:
     -- _gallery_page_rows (inlined), given the three as constants, keeps that strategy's
     -- query (its function, inlined too) for that match and direction only, and makes the
-    -- page of the rows it reads, with their cursors. (Branches left in a plan for the
-    -- other matches and directions, stopped at one-time filters, cost ~65 µs a call to
-    -- start and end; one statement for all strategies cost ~1 ms.)
+    -- page of the rows it reads, with their cursors. (The strategies test match and
+    -- direction outside their branches' LIMITs, so that these constants drop the other
+    -- branches from the plan: left in, stopped at one-time filters, they cost ~65 µs a
+    -- call to start and end; one statement for all strategies cost ~1 ms.)
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
         PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
         CASE v_req.strategy || ' ' || match || ' ' || direction
