@@ -1,19 +1,26 @@
-"""The count memo (gallery_count_memo): a kept estimate is the one a fresh estimate gives,
-for every filter, scope and viewer; a new sample, a deleted or created tag and a knob change
-outdate it, also when the writer commits while a reader stores (concurrent sessions); exact
-counts, and estimates that counted, are never kept; read-only transactions neither use nor
-keep estimates; the memo stays within plan_memo_entries."""
+"""The count memo (gallery_count_memo): a kept answer is the one a fresh call gives. An
+estimate, for every filter, scope and viewer, until a new sample, a deleted or created tag
+or a knob change, also when the writer commits while a reader stores (concurrent sessions);
+estimates that counted are not kept. An exact count, until a write that can change it
+(every kind of write, against the oracle), also when a reader's snapshot predates a
+writer's commit, and never from a transaction whose link changes are not in tag_nos yet;
+TRUNCATE drops every kept count. Read-only transactions neither use nor keep answers; the
+memo stays within plan_memo_entries."""
 
 from __future__ import annotations
 
 import itertools
 import time
 import uuid
+from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
+from tests.test_cache import WATCHED, WRITES
 from tests.test_count import SCOPES, TAG, _count, _filters, correlated  # noqa: F401 (fixture)
+from tests.test_gallery import ALL_SOURCES, COMMUNITY, RARE_TAGS, TAGS, oracle
 
 KEPT = "SELECT count(*) AS n FROM gallery_count_memo"
 NEW_TAG = uuid.UUID(int=99)
@@ -116,18 +123,124 @@ def test_an_estimate_stored_while_a_writer_commits_is_not_used_after(
     assert estimate(correlated, tags, "any")[0] == after
 
 
-def test_exact_counts_are_never_kept(correlated: psycopg.Connection) -> None:  # noqa: F811
-    exact = _count(correlated, [TAG["a"]], "all", None, None, "exact")
-    assert kept(correlated) == 0
-    correlated.execute(
-        "INSERT INTO content_tags (content_id, content_source, tag_id)"
-        " SELECT id, source_type, %s FROM content_items_all"
-        " WHERE NOT is_private AND id NOT IN (SELECT content_id FROM content_tags"
-        "                                      WHERE tag_id = %s) ORDER BY id LIMIT 5",
-        (TAG["a"], TAG["a"]),
-    )
-    again = _count(correlated, [TAG["a"]], "all", None, None, "exact")
-    assert again["items"] == exact["items"] + 5 and kept(correlated) == 0
+@pytest.fixture
+def conn(gallery_dsn: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        yield c
+
+
+def count(
+    c: psycopg.Connection,
+    tags: list[str],
+    match: str = "all",
+    sources: list[str] | None = COMMUNITY,
+    viewer: int | None = None,
+    cap: int = 1000,
+) -> tuple[dict, int]:
+    """The exact count, and how many answers the call stored (0: it used a kept one)."""
+    before = kept(c)
+    got = c.execute(
+        "SELECT * FROM gallery.gallery_count(%s::uuid[], %s, %s::text[], %s, %s)",
+        (tags, match, sources, viewer, cap),
+    ).fetchone()
+    return dict(got), kept(c) - before
+
+
+def truth(
+    c: psycopg.Connection,
+    tags: list[str],
+    match: str,
+    sources: list[str],
+    viewer: int | None,
+    cap: int = 1000,
+) -> tuple[int, bool]:
+    n = len(oracle(c, tags, match, sources, viewer))
+    return min(n, cap), n <= cap
+
+
+@pytest.mark.parametrize(
+    ("tags", "match", "sources", "viewer", "cap"),
+    [
+        ([], "all", ALL_SOURCES, 2, 1000),
+        ([], "all", COMMUNITY, None, 50),  # "at least 50"
+        ([TAGS[0]], "all", COMMUNITY, None, 1000),
+        ([TAGS[0], TAGS[1]], "all", ALL_SOURCES, 2, 1000),
+        ([TAGS[10], TAGS[11], TAGS[0]], "any", ["user-auto", "community-regular"], 3, 20),
+        ([RARE_TAGS[0], RARE_TAGS[1]], "any", ["user-regular", "user-auto"], 1, 1000),
+    ],
+)
+def test_a_kept_exact_count_is_the_fresh_one(
+    conn: psycopg.Connection,
+    tags: list[str],
+    match: str,
+    sources: list[str],
+    viewer: int | None,
+    cap: int,
+) -> None:
+    first, stored = count(conn, tags, match, sources, viewer, cap)
+    assert stored == 1
+    assert (first["items"], first["exact"]) == truth(conn, tags, match, sources, viewer, cap)
+    assert count(conn, tags, match, sources, viewer, cap) == (first, 0)
+    # the cap is part of the key
+    assert count(conn, tags, match, sources, viewer, cap + 1)[1] == 1
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_a_write_outdates_the_counts_it_changes_and_no_other(
+    conn: psycopg.Connection, write: str
+) -> None:
+    """The writes of the page cache's tests (test_cache.WRITES), each with the filters
+    whose pages it changes: after it, those counts are counted afresh and the others
+    kept; every count is the oracle's."""
+    statement, changed = WRITES[write]
+    for tags in WATCHED.values():
+        count(conn, tags)
+    conn.execute(statement, {"a": WATCHED["a"][0], "b": WATCHED["b"][0]})
+    for name, tags in WATCHED.items():
+        got, stored = count(conn, tags)
+        assert (got["items"], got["exact"]) == truth(conn, tags, "all", COMMUNITY, None), name
+        # (a filter naming a deleted tag is answered 0 at once, without a count to keep)
+        counted = name in changed and not (write == "tag deleted" and name == "a")
+        assert stored == (1 if counted else 0), f"{name}: {write}"
+
+
+def test_a_reader_that_counted_before_a_write_never_keeps_a_count_hiding_it(
+    conn: psycopg.Connection, gallery_dsn: str
+) -> None:
+    """The reader's snapshot predates the writer's commit (repeatable read): the count it
+    keeps is labelled with the versions it read before the write; once both committed,
+    nobody is served it."""
+    tags = WATCHED["a"]
+    with psycopg.connect(gallery_dsn, row_factory=dict_row) as reader:
+        reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM content_items_all")  # the snapshot is taken
+        conn.execute(WRITES["link inserted"][0], {"a": tags[0]})  # committed
+        old, stored = count(reader, tags)
+        assert stored == 1
+        reader.commit()
+    fresh, stored = count(conn, tags)
+    assert fresh["items"] == old["items"] + 1 and stored == 1
+    assert (fresh["items"], fresh["exact"]) == truth(conn, tags, "all", COMMUNITY, None)
+
+
+def test_a_count_read_inside_a_writing_transaction_is_not_kept(conn: psycopg.Connection) -> None:
+    """tag_nos of the transaction's own links are written at its commit: its count may
+    lack them while the versions count them."""
+    tags = WATCHED["a"]
+    before, _ = count(conn, tags)
+    with conn.transaction():
+        conn.execute(WRITES["link inserted"][0], {"a": tags[0]})
+        assert count(conn, tags)[1] == 0
+    after, stored = count(conn, tags)
+    assert after["items"] == before["items"] + 1 and stored == 1
+
+
+def test_truncate_drops_every_kept_count(conn: psycopg.Connection) -> None:
+    count(conn, WATCHED["a"])
+    count(conn, [])
+    conn.execute("TRUNCATE content_tags")
+    assert kept(conn) == 0
+    assert count(conn, WATCHED["a"])[0]["items"] == 0
 
 
 def test_a_kept_estimate_expires(correlated: psycopg.Connection) -> None:  # noqa: F811

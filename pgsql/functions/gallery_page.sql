@@ -226,7 +226,9 @@ BEGIN
         v_rows := cardinality(v_page);
     END IF;
 
-    IF v_fill THEN  -- a miss: count it, and store the page in the ring's next slot
+    -- a miss: count it, and store the page in the ring's next slot; not from a transaction
+    -- whose links' tag_nos are written at its commit (its page may lack them)
+    IF v_fill AND NOT _gallery_tag_nos_pending() THEN
         v_slot := nextval('public.gallery_cache_fills') % v_cache.cache_max_entries;
         WITH replaced AS (
             DELETE FROM public.gallery_page_cache e
