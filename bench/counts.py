@@ -78,6 +78,16 @@ class Case:
     related_ms: float = 0.0
 
     @property
+    def filters(self) -> dict[str, object]:
+        """FILTER's parameters."""
+        return {
+            "tags": self.tags,
+            "match": self.match,
+            "sources": self.sources,
+            "viewer": self.viewer,
+        }
+
+    @property
     def error(self) -> float:
         return abs(self.estimate - self.exact) / max(self.exact, 1)
 
@@ -320,12 +330,7 @@ def run(dsn: str, label: str, seed: int, command: str, runs: int = RUNS) -> Coun
     with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
         cases = _choose(conn, seed)
         for case in cases:
-            args = {
-                "tags": case.tags,
-                "match": case.match,
-                "sources": case.sources,
-                "viewer": case.viewer,
-            }
+            args = case.filters
             exact = conn.execute(COUNT, {**args, "cap": 1_000_000, "mode": "exact"}).fetchone()
             case.exact = int(exact["items"]) if exact["exact"] else _count_past_the_cap(conn, case)
             estimate = {**args, "cap": CAP, "mode": "estimate"}
@@ -340,15 +345,8 @@ def run(dsn: str, label: str, seed: int, command: str, runs: int = RUNS) -> Coun
             case.independence = _independence(conn, case)
         with plan_memo_off(conn):
             for case in cases:
-                args = {
-                    "tags": case.tags,
-                    "match": case.match,
-                    "sources": case.sources,
-                    "viewer": case.viewer,
-                    "cap": CAP,
-                    "mode": "estimate",
-                }
-                case.unkept_ms = _server_ms(conn, COUNT, args, runs)
+                args = {**case.filters, "cap": CAP}
+                case.unkept_ms = _server_ms(conn, COUNT, {**args, "mode": "estimate"}, runs)
                 case.exact_unkept_ms = _server_ms(conn, COUNT, {**args, "mode": "exact"}, runs)
         report.cases = cases
     for label_ in dict.fromkeys(c.label for c in cases):
