@@ -70,6 +70,14 @@ def test_the_reader_calls_the_gallery_and_its_facets(
         assert reader.execute(
             "SELECT * FROM gallery.tag_counts(ARRAY[%s]::uuid[])", (TAGS[0],)
         ).fetchall()
+        # counts, kept in the count memo by gallery_count as its owner
+        truth = len(oracle(owner, [TAGS[0]], "all", COMMUNITY, None))
+        for _ in range(2):
+            counted = reader.execute(
+                "SELECT * FROM gallery.gallery_count(ARRAY[%s]::uuid[])", (TAGS[0],)
+            ).fetchone()
+            assert (counted["items"], counted["exact"]) == (truth, True)
+        assert owner.execute("SELECT count(*) AS n FROM gallery_count_memo").fetchone()["n"] == 1
 
 
 @pytest.mark.parametrize(
@@ -80,6 +88,9 @@ def test_the_reader_calls_the_gallery_and_its_facets(
         "SELECT cursor_secret FROM gallery_config",
         "UPDATE gallery_config SET max_tags = 100",
         "SELECT * FROM gallery_telemetry LIMIT 1",
+        "SELECT * FROM gallery_count_memo LIMIT 1",
+        "SELECT * FROM gallery_plan_memo LIMIT 1",
+        "SELECT * FROM gallery_page_cache LIMIT 1",
         "SELECT * FROM gallery.gallery_stats_refresh()",
         "SELECT * FROM gallery.gallery_plan(NULL)",
         "SELECT * FROM gallery.gallery_explain()",
