@@ -228,12 +228,17 @@ def run_command(
 @click.option("--dataset-label", help="Name of the outputs (default: the database's name).")
 @click.option("--seed", default=1, show_default=True, help="Picks the tags and viewers.")
 @click.option(
+    "--runs", default=bench_counts.RUNS, show_default=True, help="Timed runs per measurement."
+)
+@click.option(
     "--out",
     default=Path("bench/results"),
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
 )
-def count_command(dsn: str | None, dataset_label: str | None, seed: int, out: Path) -> None:
+def count_command(
+    dsn: str | None, dataset_label: str | None, seed: int, runs: int, out: Path
+) -> None:
     """gallery_count's estimate against the exact count and against independence, per
     query class: error, whether the stated interval held, server time; and the server
     time of a gallery screen's other calls for the same filters (first page, has_more's
@@ -247,6 +252,7 @@ def count_command(dsn: str | None, dataset_label: str | None, seed: int, out: Pa
         label=str(label),
         seed=seed,
         command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+        runs=runs,
     )
     paths = bench_counts.write_outputs(report, out)
     click.echo(paths["md"].read_text())

@@ -75,6 +75,15 @@ def test_generate_and_run_at_scale_0_01(blank_dsn: str, tmp_path: Path, dataset:
     with psycopg.connect(blank_dsn, autocommit=True) as conn:  # built once per data
         assert not any(b.rebuilt for b in ensure_baselines(conn, rebuild=False))
 
+    options = ["--runs", "1", "--out", str(tmp_path), "--dataset-label", "smoke"]
+    counted = CliRunner().invoke(main, ["count", "--dsn", blank_dsn, *options])
+    assert counted.exit_code == 0, counted.output
+    count_report = json.loads((tmp_path / "count-smoke.json").read_text())
+    assert len(count_report["classes"]) >= 8
+    assert all(
+        c["unkept_ms"][0] > 0 and c["exact_unkept_ms"][0] > 0 for c in count_report["classes"]
+    )
+
 
 @pytest.mark.skipif(
     not generate.ASKUBUNTU_DATA.is_dir(),
