@@ -64,8 +64,10 @@ BEGIN
     whose page is cached and still valid (no write to its tags, or to any
     item without a tag filter, committed since it was read; no knob changed;
     younger than cache_ttl_seconds) returns it as stored, before any other
-    work; a miss stores the page it reads. Forced strategies and read-only
-    transactions (a hot standby) bypass the cache; a session that last saw
+    work; a miss stores the page it reads, unless this transaction has link
+    changes whose tag_nos are written at its commit (_gallery_tag_nos_pending).
+    Forced strategies and read-only transactions (a hot standby) bypass the
+    cache; a session that last saw
     the cache off skips it until its next call has seen it on.
     Cost: the cache lookup (a key, one index probe, the guard's versions);
     on a miss, the chosen strategy's (see each strategy's function), plus a
