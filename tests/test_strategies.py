@@ -86,7 +86,7 @@ def test_a_query_for_every_catalogued_strategy_and_nothing_else(conn: psycopg.Co
     page = (SQL_DIR / "functions" / "gallery_page.sql").read_text()
     # one statement per strategy, match and direction, with the three as constants
     statements = re.findall(
-        r"WHEN '(\w+) (\w+) (\w+)' THEN\s+v_page := ARRAY.*?_gallery_page_rows\('(\w+)',"
+        r"WHEN '(\w+) (\w+) (\w+)' THEN\s+RETURN QUERY SELECT \* FROM _gallery_page_rows\('(\w+)',"
         r"\s+v_req\.tags, v_req\.tag_nos, '(\w+)',.*?v_req\.has_cursor, (\w+), page_size",
         page,
         re.S,

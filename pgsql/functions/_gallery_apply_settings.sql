@@ -1,9 +1,7 @@
-CREATE OR REPLACE FUNCTION gallery._gallery_apply_settings(p_work_mem_mb integer)
-RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, gallery, pg_temp
+CREATE OR REPLACE FUNCTION gallery._gallery_apply_settings(p_work_mem_mb integer)  -- noqa: PD003 inlined into gallery_page's expression, whose search_path is pinned; a SET clause would stop the inlining
+RETURNS text
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 AS $$
-BEGIN
     /*
     Contract: the planner settings a page's statement runs with, set with
     set_config(..., is_local => true). Only for gallery_page and
@@ -23,15 +21,15 @@ BEGIN
                         node costs more to start (its hash table) than it
                         saves (~0.1 ms a page)
     Set after the checks and the planner's queries, which run with the
-    caller's settings. (PL/pgSQL, not SQL: its statement is planned once per
-    session.) Cost: none.
+    caller's settings. Returns the settings' new values, joined (nothing
+    to read). (SQL: inlined into the caller's PERFORM, no function call of
+    its own.) Cost: none.
     */
-    PERFORM set_config('work_mem', p_work_mem_mb || 'MB', true),
-            set_config('enable_seqscan', 'off', true),
-            set_config('enable_bitmapscan', 'off', true),
-            set_config('enable_sort', 'off', true),
-            set_config('enable_memoize', 'off', true);
-END
+    SELECT concat_ws(' ', set_config('work_mem', p_work_mem_mb || 'MB', true),
+                     set_config('enable_seqscan', 'off', true),
+                     set_config('enable_bitmapscan', 'off', true),
+                     set_config('enable_sort', 'off', true),
+                     set_config('enable_memoize', 'off', true))
 $$;
 
 COMMENT ON FUNCTION gallery._gallery_apply_settings(integer) IS

@@ -15,8 +15,9 @@ AS $$
     strategy p_strategy (_gallery_<strategy>, with the parameters every
     strategy takes, p_limit = p_page_size + 1) reads the items nearest the
     cursor, in the direction of travel (p_forward: older items); the page is
-    the p_page_size of them nearest the cursor, newest first, each with its
-    row_cursor; has_more (on every row) says whether there was one more.
+    the p_page_size of them nearest the cursor (the first of the walk),
+    newest first, each with its row_cursor; has_more (on every row) says
+    whether there was one more.
     gallery_page passes p_strategy as a constant, so that PostgreSQL drops
     the other strategies' branches when it plans the statement.
     row_cursor: g2.<created_at in µs since 1970>.<id>.<filter hash>.<sig>,
@@ -25,7 +26,8 @@ AS $$
     (numeric arithmetic over the whole timestamp range, counted from
     PostgreSQL's own epoch, 2000, so that the interval cannot overflow);
     'Infinity' / '-Infinity' for infinite timestamps.
-    Cost: the strategy's, a sort of its rows and one HMAC per row.
+    Cost: the strategy's, one HMAC per row, and under prev a sort of the
+    page's rows.
     */
     SELECT w.id, w.source_type, w.created_at, w.creator_id,
            w.title, w.content_type, w.content_data, w.path_thumb,
@@ -34,7 +36,6 @@ AS $$
            w.payload || '.' || left(encode(public.hmac(w.payload, p_secret, 'sha256'), 'hex'), 20),
            w.found > p_page_size
       FROM (SELECT s.*, count(*) OVER () AS found,
-                   row_number() OVER (ORDER BY s.created_at DESC, s.id DESC) AS newer,
                    'g2.'
                    || CASE WHEN isfinite(s.created_at)
                            THEN trunc(extract(epoch FROM s.created_at
@@ -60,10 +61,14 @@ AS $$
                                       p_viewer_id, p_after_at, p_after_id, p_has_cursor,
                                       p_forward, p_page_size + 1)
                      WHERE p_strategy = 'tag_array') AS s
-           ) AS w
-     -- the p_page_size rows nearest the cursor: the newest under next, the oldest under prev
-     WHERE CASE WHEN p_forward THEN w.newer <= p_page_size ELSE w.newer > w.found - p_page_size END
-     ORDER BY w.created_at DESC, w.id DESC
+             -- the strategy's rows come in walk order, nearest the cursor first (its one
+             -- branch for this match and direction ends in its ORDER BY and LIMIT; the
+             -- count passes them on in that order): the page is the first p_page_size
+             LIMIT p_page_size) AS w
+     -- newest first: the walk's own order under next (constant keys: no sort at all), the
+     -- page's p_page_size rows reversed under prev
+     ORDER BY CASE WHEN p_forward THEN NULL ELSE w.created_at END DESC,
+              CASE WHEN p_forward THEN NULL ELSE w.id END DESC
 $$;
 
 COMMENT ON FUNCTION gallery._gallery_page_rows(text, uuid[], integer[], text, text[], text[], text[], bigint, timestamptz, bigint, boolean, boolean, integer, text, text) IS

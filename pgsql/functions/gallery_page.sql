@@ -74,8 +74,9 @@ BEGIN
     sort of its rows and one HMAC per returned row in the same statement, and
     the page stored; a sampled telemetry insert. The checks and the planner
     read gallery_config's row and the tags' statistics, or, for arguments
-    planned before, one statement reads the kept plan (_gallery_request's
-    plan memo); the page's statement is planned once per session.
+    planned before, one statement reads the kept plan (the plan memo:
+    _gallery_request_kept); the page's statement is planned once
+    per session.
     */
     IF strategy IS NOT NULL
        AND NOT has_table_privilege(session_user, 'public.gallery_config', 'UPDATE') THEN
@@ -89,7 +90,8 @@ BEGIN
     -- that last saw the cache off skips the cache (gallery.page_cache_seen: a hint,
     -- kept below; the config decides, and the session's next call uses it).
     v_cacheable := strategy IS NULL AND NOT current_setting('transaction_read_only')::boolean;
-    IF v_cacheable AND current_setting('gallery.page_cache_seen', true) IS DISTINCT FROM 'off' THEN
+    IF v_cacheable AND current_setting('gallery.page_cache_seen', true) IS DISTINCT FROM 'off'
+       AND current_setting('gallery.page_cache_filling', true) IS DISTINCT FROM 'on' THEN
         RETURN QUERY
         SELECT p.*
           FROM (SELECT e.page
@@ -138,9 +140,56 @@ BEGIN
             RETURN QUERY SELECT * FROM unnest(v_cache.page);
             RETURN;
         END IF;
+        -- A miss: the page read through this function itself, the cache bypassed (for
+        -- this call only: gallery.page_cache_filling, local, undone when it returns),
+        -- then counted, stored in the ring's next slot and returned. Not from a
+        -- transaction whose links' tag_nos are written at its commit (its page may lack
+        -- them): that one reads the page as if the cache were off.
+        IF v_fill AND NOT _gallery_tag_nos_pending() THEN
+            PERFORM set_config('gallery.page_cache_filling', 'on', true);
+            v_page := ARRAY(SELECT p::public.gallery_cached_row
+                              FROM gallery_page(tags, cursor, page_size, match, sources, viewer_id,
+                                                direction) AS p);
+            PERFORM set_config('gallery.page_cache_filling', 'off', true);
+            v_slot := nextval('public.gallery_cache_fills') % v_cache.cache_max_entries;
+            WITH replaced AS (
+                DELETE FROM public.gallery_page_cache e
+                 WHERE e.key = ANY (ARRAY[(SELECT o.key FROM public.gallery_page_cache o
+                                            WHERE o.slot = v_slot),
+                                          v_cache.key])
+                RETURNING e.key
+            )
+            SELECT count(*) FILTER (WHERE r.key <> v_cache.key) INTO v_evicted FROM replaced r;
+            PERFORM nextval('public.gallery_cache_misses'),
+                    CASE WHEN v_cache.entry_versions <> v_cache.versions
+                           OR v_cache.entry_config <> v_cache.config
+                         THEN nextval('public.gallery_cache_invalidations')
+                         WHEN v_cache.expires_at <= now()
+                         THEN nextval('public.gallery_cache_expirations') END,
+                    CASE WHEN v_evicted > 0 THEN nextval('public.gallery_cache_evictions') END;
+            INSERT INTO public.gallery_page_cache AS e
+                   (key, slot, guard, versions, config, page, first_page, expires_at)
+            VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_cache.config,
+                    coalesce(v_page, '{}'),
+                    CASE WHEN cursor IS NULL AND direction = 'next'
+                         THEN jsonb_build_object('tags', tags, 'match', match, 'sources', sources,
+                                                 'viewer_id', viewer_id, 'page_size', page_size) END,
+                    now() + make_interval(secs => v_cache.cache_ttl_seconds))
+            ON CONFLICT DO NOTHING;  -- another session stored it, or took the slot, first
+            RETURN QUERY SELECT * FROM unnest(v_page);
+            RETURN;
+        END IF;
     END IF;
+    -- Arguments planned before: their checked and planned request in one statement (the
+    -- plan memo); otherwise _gallery_request checks and plans them (and keeps the plan).
     SELECT * INTO v_req
-      FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction, strategy);
+      FROM _gallery_request_kept(tags, cursor, page_size, match, sources, viewer_id, direction,
+                                 strategy);
+    IF NOT FOUND THEN
+        SELECT * INTO v_req
+          FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction,
+                                strategy);
+    END IF;
     IF v_cacheable
        AND (current_setting('gallery.page_cache_seen', true) = 'on') IS DISTINCT FROM v_req.cache_enabled THEN
         PERFORM set_config('gallery.page_cache_seen',
@@ -164,98 +213,67 @@ BEGIN
         PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
         CASE v_req.strategy || ' ' || match || ' ' || direction
         WHEN 'order_first all next' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('order_first',
                 v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'order_first all prev' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('order_first',
                 v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'order_first any next' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('order_first',
                 v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'order_first any prev' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('order_first',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('order_first',
                 v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_walk all next' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_walk',
                 v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_walk all prev' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_walk',
                 v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_walk any next' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_walk',
                 v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_walk any prev' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_walk',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_walk',
                 v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_array all next' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_array',
                 v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_array all prev' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_array',
                 v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_array any next' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_array',
                 v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_array any prev' THEN
-            v_page := ARRAY(SELECT r::public.gallery_cached_row FROM _gallery_page_rows('tag_array',
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_array',
                 v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
-                v_req.filter_hash, v_req.cursor_secret) AS r);
+                v_req.filter_hash, v_req.cursor_secret);
         END CASE;
-        RETURN QUERY SELECT * FROM unnest(v_page);
-        v_rows := cardinality(v_page);
-    END IF;
-
-    -- a miss: count it, and store the page in the ring's next slot; not from a transaction
-    -- whose links' tag_nos are written at its commit (its page may lack them)
-    IF v_fill AND NOT _gallery_tag_nos_pending() THEN
-        v_slot := nextval('public.gallery_cache_fills') % v_cache.cache_max_entries;
-        WITH replaced AS (
-            DELETE FROM public.gallery_page_cache e
-             WHERE e.key = ANY (ARRAY[(SELECT o.key FROM public.gallery_page_cache o
-                                        WHERE o.slot = v_slot),
-                                      v_cache.key])
-            RETURNING e.key
-        )
-        SELECT count(*) FILTER (WHERE r.key <> v_cache.key) INTO v_evicted FROM replaced r;
-        PERFORM nextval('public.gallery_cache_misses'),
-                CASE WHEN v_cache.entry_versions <> v_cache.versions
-                       OR v_cache.entry_config <> v_cache.config
-                     THEN nextval('public.gallery_cache_invalidations')
-                     WHEN v_cache.expires_at <= now()
-                     THEN nextval('public.gallery_cache_expirations') END,
-                CASE WHEN v_evicted > 0 THEN nextval('public.gallery_cache_evictions') END;
-        INSERT INTO public.gallery_page_cache AS e
-               (key, slot, guard, versions, config, page, first_page, expires_at)
-        VALUES (v_cache.key, v_slot, v_cache.guard, v_cache.versions, v_cache.config,
-                coalesce(v_page, '{}'),
-                CASE WHEN cursor IS NULL AND direction = 'next'
-                     THEN jsonb_build_object('tags', tags, 'match', match, 'sources', sources,
-                                             'viewer_id', viewer_id, 'page_size', page_size) END,
-                now() + make_interval(secs => v_cache.cache_ttl_seconds))
-        ON CONFLICT DO NOTHING;  -- another session stored it, or took the slot, first
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
     END IF;
 
     IF random() < v_req.telemetry_sample_rate THEN

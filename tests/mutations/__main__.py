@@ -150,7 +150,7 @@ MUTATIONS = [
     Mutation(
         "cursor signature not checked",
         "_gallery_cursor_read.sql",
-        (("OR v_parts[5] IS DISTINCT FROM", "OR false AND v_parts[5] IS DISTINCT FROM"),),
+        (("OR p.parts[5] IS DISTINCT FROM", "OR false AND p.parts[5] IS DISTINCT FROM"),),
     ),
 ]
 
