@@ -34,7 +34,14 @@ import psycopg
 from psycopg import sql
 
 from bench.baselines import Query
-from bench.run import _quantile, _server_ms, data_info, gallery_page_query, machine_info
+from bench.run import (
+    _quantile,
+    _server_ms,
+    data_info,
+    gallery_page_query,
+    machine_info,
+    prepare_gallery_page,
+)
 from bench.run import measure_insert as measure_insert_ms
 from bench.workload import PAGE_SIZE, QueryClass, choose_classes
 
@@ -355,6 +362,7 @@ class CacheReport:
 def run(dsn: str, label: str, seed: int, command: str, seconds: float) -> CacheReport:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET search_path = gallery, public")
+        prepare_gallery_page(conn)
         classes = [qc for qc in choose_classes(conn, seed) if qc.page == 1]
         viewer = classes[0].viewer_id
         try:

@@ -16,6 +16,9 @@ reads the target page from that cursor, as any gallery_page call may),
 after/gin/rum follow their own keyset from their own previous page, before
 jumps with OFFSET.
 
+gallery_page is called as a prepared statement (as psycopg calls a query it has
+run five times): planned once per session, like the bare query below.
+
 gallery_page's overhead: with gallery_page (the planner's pick) on a class,
 in turns with it, the query it runs for that page, bare: its strategy's function
 (``_gallery_<strategy>``, an SQL function PostgreSQL inlines) PREPAREd with the
@@ -187,13 +190,28 @@ def _statement_timeout(conn: psycopg.Connection, ms: int) -> Iterator[None]:
 # ---------------------------------------------------------------------------- approaches
 
 
-def gallery_page_query(qc: QueryClass, cursor: str | None, strategy: str | None) -> Query:
-    query = sql.SQL(
-        "SELECT id, source_type, created_at, row_cursor FROM gallery.gallery_page("
-        "%(tags)s::uuid[], %(cursor)s::text, %(page_size)s::integer, %(match)s::text,"
-        " %(sources)s::text[], %(viewer)s::bigint, 'next', %(strategy)s::text)"
+# gallery_page's call as a client's prepared statement (psycopg prepares a query it has run
+# five times): planned once per session, like the bare query it is compared with.
+GALLERY_PAGE_STATEMENT = sql.Identifier("bench_gallery_page")
+
+
+def prepare_gallery_page(conn: psycopg.Connection) -> None:
+    """PREPARE the statement gallery_page_query executes, on this connection."""
+    conn.execute(
+        sql.SQL(
+            "PREPARE {} ({}) AS SELECT id, source_type, created_at, row_cursor"
+            " FROM gallery.gallery_page($1, $2, $3, $4, $5, $6, $7, $8)"
+        ).format(
+            GALLERY_PAGE_STATEMENT,
+            sql.SQL(", ").join(sql.SQL(type_) for _, type_ in GALLERY_PAGE_ARGUMENTS),
+        )
     )
-    return query, {
+
+
+def _gallery_page_arguments(
+    qc: QueryClass, cursor: str | None, strategy: str | None
+) -> dict[str, object]:
+    return {
         "tags": list(qc.tags) or None,
         "cursor": cursor,
         "page_size": PAGE_SIZE,
@@ -202,6 +220,30 @@ def gallery_page_query(qc: QueryClass, cursor: str | None, strategy: str | None)
         "viewer": qc.viewer_id,
         "strategy": strategy,
     }
+
+
+# gallery_page's arguments in order, with their types ('next': the direction)
+GALLERY_PAGE_ARGUMENTS = (
+    ("tags", "uuid[]"),
+    ("cursor", "text"),
+    ("page_size", "integer"),
+    ("match", "text"),
+    ("sources", "text[]"),
+    ("viewer", "bigint"),
+    ("direction", "text"),
+    ("strategy", "text"),
+)
+
+
+def gallery_page_query(qc: QueryClass, cursor: str | None, strategy: str | None) -> Query:
+    """One page through gallery_page (prepare_gallery_page first, on the connection); the
+    values as typed literals: EXECUTE's arguments cannot be parameters of the statement."""
+    values = _gallery_page_arguments(qc, cursor, strategy) | {"direction": "next"}
+    arguments = sql.SQL(", ").join(
+        sql.SQL("{}::{}").format(sql.Literal(values[name]), sql.SQL(type_))
+        for name, type_ in GALLERY_PAGE_ARGUMENTS
+    )
+    return sql.SQL("EXECUTE {}({})").format(GALLERY_PAGE_STATEMENT, arguments), {}
 
 
 @dataclass
@@ -340,7 +382,7 @@ def _prepared_bare(
 ) -> Iterator[BareQuery]:
     """PREPARE the SQL gallery_page runs for this page (planner's pick), typed as
     gallery_page passes its parameters; DEALLOCATE it after."""
-    _, params = gallery_page_query(qc, cursor, None)
+    params = _gallery_page_arguments(qc, cursor, None)
     strategy, work_mem_mb, *values = conn.execute(STRATEGY_SQL, params).fetchone()
     name = sql.Identifier(BARE_STATEMENT)
     types = [sql.SQL(t) for t in STRATEGY_PARAMETER_TYPES]
@@ -715,6 +757,7 @@ def run(
     console = Console(stderr=True)
     with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
         conn.execute("SET application_name = 'bench run'")
+        prepare_gallery_page(conn)
         console.log("gallery_stats_refresh()")
         stats_refresh = measure_stats_refresh(conn)
         classes = choose_classes(conn, seed)
