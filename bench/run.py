@@ -25,8 +25,8 @@ in turns with it, the query it runs for that page, bare: its strategy's function
 parameter types gallery_page passes (match and direction as constants, as in gallery_page's
 statement for them) and EXECUTEd with the values
 ``_gallery_request`` returns for the same arguments, in a transaction with
-gallery_page's settings (its SET clauses, among them a generic plan made once,
-then ``_gallery_apply_settings``); timed and checked like the rest. The
+gallery_page's settings (``_gallery_apply_settings``: its SET clauses, among them
+a generic plan made once, and work_mem); timed and checked like the rest. The
 overhead is gallery_page's median minus the bare query's: the checks, the
 planner, the page's sort and its cursors (the strategy reads the item rows).
 
@@ -358,13 +358,6 @@ SELECT r.strategy, r.max_work_mem_mb,
                         %(strategy)s::text) AS r
 """
 
-# gallery_page's SET clauses (work_mem, jit, enable_*, search_path), for this transaction
-GALLERY_PAGE_SETTINGS_SQL = """
-SELECT set_config(split_part(c, '=', 1), substr(c, strpos(c, '=') + 1), true)
-  FROM pg_proc p, unnest(p.proconfig) AS c
- WHERE p.oid = 'gallery.gallery_page'::regproc
-"""
-
 
 @dataclass(frozen=True)
 class BareQuery:
@@ -413,11 +406,10 @@ def _prepared_bare(
 
 @contextmanager
 def _gallery_page_settings(conn: psycopg.Connection, bare: BareQuery) -> Iterator[None]:
-    """A transaction (rolled back) with the settings gallery_page runs its query with:
-    its SET clauses (a generic plan, made once, as gallery_page's statement), then
-    _gallery_apply_settings."""
+    """A transaction (rolled back) with the settings gallery_page runs its query with
+    (_gallery_apply_settings: its SET clauses, a generic plan made once among them, and
+    work_mem)."""
     with conn.transaction(force_rollback=True):
-        conn.execute(GALLERY_PAGE_SETTINGS_SQL)
         conn.execute("SELECT gallery._gallery_apply_settings(%s)", (bare.work_mem_mb,))
         yield
 

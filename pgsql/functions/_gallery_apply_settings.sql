@@ -1,36 +1,28 @@
-CREATE OR REPLACE FUNCTION gallery._gallery_apply_settings(p_work_mem_mb integer)  -- noqa: PD003 inlined into gallery_page's expression, whose search_path is pinned; a SET clause would stop the inlining
+CREATE OR REPLACE FUNCTION gallery._gallery_apply_settings(p_work_mem_mb integer)  -- noqa: PD003 it sets search_path for its caller, which a SET clause of its own would undo at return; every name it uses is pg_catalog's, qualified
 RETURNS text
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 AS $$
     /*
-    Contract: the planner settings a page's statement runs with, set with
-    set_config(..., is_local => true). Only for gallery_page and
-    gallery_explain, whose SET clauses name work_mem, enable_seqscan,
-    enable_bitmapscan, enable_sort and enable_memoize, so that PostgreSQL restores the
-    caller's values when they return: nothing leaks into the session (a
-    variable set here that is not in their SET clauses would leak).
-      work_mem          gallery_config.max_work_mem_mb
-      enable_seqscan,   off: every strategy's query has its plan (an ordered
-      enable_bitmapscan walk stopping at the page; tag_array's GIN scan and
-      enable_sort       top-N sort, which it has no way around) and
-                        PostgreSQL's estimates cannot turn a walk into a
-                        read of a whole table or index and a sort (162 ms
-                        instead of a walk of a few rows, seen on a tag its
-                        statistics called rare)
-      enable_memoize    off: the walks probe each item once, and a Memoize
-                        node costs more to start (its hash table) than it
-                        saves (~0.1 ms a page)
-    Set after the checks and the planner's queries, which run with the
-    caller's settings. Returns the settings' new values, joined (nothing
-    to read). (SQL: inlined into the caller's PERFORM, no function call of
-    its own.) Cost: none.
+    Contract: the settings gallery_page's statements are planned and run
+    with, for a caller that runs a page's statement outside gallery_page
+    (gallery_explain; the bench's bare query): gallery_page's SET clauses,
+    read from pg_proc (gallery_page.sql holds their one list, with why each
+    is set), then work_mem = p_work_mem_mb MB (gallery_config.max_work_mem_mb,
+    which gallery_page sets the same way), each with set_config(...,
+    is_local => true). A caller that names every one of those variables in
+    its own SET clauses gets its caller's values back when it returns
+    (gallery_explain); otherwise they hold until the transaction ends.
+    Returns the values set. Cost: one pg_proc row, ten set_config calls.
     */
-    SELECT concat_ws(' ', set_config('work_mem', p_work_mem_mb || 'MB', true),
-                     set_config('enable_seqscan', 'off', true),
-                     set_config('enable_bitmapscan', 'off', true),
-                     set_config('enable_sort', 'off', true),
-                     set_config('enable_memoize', 'off', true))
+    SELECT pg_catalog.string_agg(
+               pg_catalog.set_config(pg_catalog.split_part(c, '=', 1),
+                                     pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1), true),
+               ', ')
+           || ', ' || pg_catalog.set_config('work_mem', p_work_mem_mb || 'MB', true)
+      FROM pg_catalog.pg_proc p, pg_catalog.unnest(p.proconfig) AS c
+     WHERE p.oid = 'gallery.gallery_page(uuid[], text, integer, text, text[], bigint, text, text)'
+                   ::pg_catalog.regprocedure
 $$;
 
 COMMENT ON FUNCTION gallery._gallery_apply_settings(integer) IS
-    'Internal: work_mem and plan shape settings for one gallery page statement';
+    'Internal: gallery_page''s settings and work_mem, for a page statement run outside it';

@@ -13,7 +13,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER  -- the admin role calls it without reading the tables itself
 SET search_path = pg_catalog, gallery, pg_temp
 SET work_mem = '64MB'
-SET enable_seqscan = on     -- turned off for the explained query, this call only
+SET enable_seqscan = on     -- gallery_page's settings for the explained query, this call only
 SET enable_bitmapscan = on
 SET enable_sort = on
 SET enable_memoize = on

@@ -15,13 +15,17 @@ RETURNS TABLE (id bigint, source_type text, created_at timestamptz, creator_id b
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER  -- the reader role calls it with no right on the tables: it must
                   -- not read other users' private items, nor gallery_config.cursor_secret
+-- The settings every statement here is planned and run with (gallery_explain and the
+-- bench read them from here, _gallery_apply_settings; PostgreSQL restores the caller's
+-- when the call returns):
 SET search_path = pg_catalog, gallery, pg_temp
-SET work_mem = '64MB'
-SET enable_seqscan = off    -- every statement here probes indexes: the cache's lookups
-SET enable_bitmapscan = off -- whatever its tables' statistics were when they were planned
-SET enable_sort = on
-SET enable_memoize = on
-SET plan_cache_mode = force_generic_plan  -- the page's statement: planned once per session
+SET work_mem = '256MB'      -- gallery_config.max_work_mem_mb's default; the knob wins
+SET enable_seqscan = off    -- the strategies' walks in keyset order, stopping at the page,
+SET enable_bitmapscan = off -- are the only plans left (tag_array keeps its GIN scan and
+SET enable_sort = off       -- top-N sort, which it has no way around), and every lookup is
+                            -- an index probe, whatever the tables' statistics say
+SET enable_memoize = off    -- each walk probes an item once: a Memoize costs more to start
+SET plan_cache_mode = force_generic_plan  -- each statement planned once per session
 SET jit = off  -- compiling a page's query costs more than running it
 SET max_parallel_workers_per_gather = 0  -- starting a worker costs more than a page's walk
 AS $$
@@ -202,7 +206,7 @@ BEGIN
     -- through, and made pages short when one was deleted.) No query at all
     -- when a tag does not exist (all) or none does (any).
     -- One static statement per strategy, match and direction, each planned once per
-    -- session (a generic plan: plan_cache_mode above) with the settings below:
+    -- session (a generic plan: plan_cache_mode above) with the settings above:
     -- _gallery_page_rows (inlined), given the three as constants, keeps that strategy's
     -- query (its function, inlined too) for that match and direction only, and makes the
     -- page of the rows it reads, with their cursors. (The strategies test match and
@@ -210,7 +214,9 @@ BEGIN
     -- branches from the plan: left in, stopped at one-time filters, they cost ~65 µs a
     -- call to start and end; one statement for all strategies cost ~1 ms.)
     IF v_req.k = 0 OR cardinality(v_req.tag_nos) > 0 THEN
-        PERFORM _gallery_apply_settings(v_req.max_work_mem_mb);  -- this call only
+        IF current_setting('work_mem') <> v_req.max_work_mem_mb || 'MB' THEN
+            PERFORM set_config('work_mem', v_req.max_work_mem_mb || 'MB', true);  -- this call only
+        END IF;
         CASE v_req.strategy || ' ' || match || ' ' || direction
         WHEN 'order_first all next' THEN
             RETURN QUERY SELECT * FROM _gallery_page_rows('order_first',
