@@ -68,19 +68,20 @@ BEGIN
     whose page is cached and still valid (no write to its tags, or to any
     item without a tag filter, committed since it was read; no knob changed;
     younger than cache_ttl_seconds) returns it as stored, before any other
-    work; a miss stores the page it reads, unless this transaction has link
+    work; a miss reads the page through this function (the cache bypassed
+    for that inner call) and stores it, unless this transaction has link
     changes whose tag_nos are written at its commit (_gallery_tag_nos_pending).
     Forced strategies and read-only transactions (a hot standby) bypass the
-    cache; a session that last saw
-    the cache off skips it until its next call has seen it on.
-    Cost: the cache lookup (a key, one index probe, the guard's versions);
-    on a miss, the chosen strategy's (see each strategy's function), plus a
-    sort of its rows and one HMAC per returned row in the same statement, and
-    the page stored; a sampled telemetry insert. The checks and the planner
-    read gallery_config's row and the tags' statistics, or, for arguments
-    planned before, one statement reads the kept plan (the plan memo:
-    _gallery_request_kept); the page's statement is planned once
-    per session.
+    cache; a session that last saw the cache off skips it until its next call
+    has seen it on.
+    Cost: the cache lookup when it is on (a key, one index probe, the guard's
+    versions); for arguments planned before, one statement reads the kept
+    plan and checks the cursor (the plan memo: _gallery_request_kept),
+    otherwise the checks and the planner read gallery_config's row and the
+    tags' statistics (_gallery_request); then the chosen strategy's (see each
+    strategy's function) plus one HMAC per returned row in the same
+    statement (and under prev a sort of the page's rows), planned once per
+    session; a sampled telemetry insert; on a cache miss, the page stored.
     */
     IF strategy IS NOT NULL
        AND NOT has_table_privilege(session_user, 'public.gallery_config', 'UPDATE') THEN
