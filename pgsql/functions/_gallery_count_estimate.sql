@@ -14,6 +14,7 @@ DECLARE
     v_none varbit;
     v_src varbit[];
     v_population bigint[];
+    v_others varbit;  -- sampled items of others the viewer may see (not private)
     v_scope varbit;
     v_match varbit;
     v_counts bigint[];  -- per tag: items, then auto items (tag i at 2 * i - 1, 2 * i)
@@ -60,7 +61,7 @@ BEGIN
     Cost: two statements (4 primary-key probes of count_sample_bits; per
     tag one of tags, two of tag_cardinality_stats, one of count_sample_bits)
     and bit operations over the sample (~2.5 KB per bit string at 20,000
-    items), generic plans: ~0.1-0.2 ms.
+    items; K + 9 of them at most), generic plans: ~0.1-0.2 ms.
     */
 
     SELECT (array_agg(b.bits) FILTER (WHERE b.dimension = 'public'))[1],
@@ -96,22 +97,34 @@ BEGIN
          WHERE t.tag_no = ANY (p_tag_nos);
     END IF;
 
+    -- the sampled items that match (every tag, any tag), and those others' items the
+    -- viewer may see: the same in both partitions, computed once
+    IF cardinality(p_tag_nos) > 0 THEN
+        v_match := v_bits[1];
+        FOR i IN 2 .. cardinality(v_bits) LOOP
+            IF p_match = 'any' THEN
+                v_match := v_match | v_bits[i];
+            ELSE
+                v_match := v_match & v_bits[i];
+            END IF;
+        END LOOP;
+    END IF;
+    v_others := v_public & ~v_own;
     FOR s IN 1 .. 2 LOOP  -- 1: items ('-regular'), 2: auto
         v_community := (CASE s WHEN 1 THEN 'community-regular' ELSE 'community-auto' END) = ANY (p_sources);
         v_user := (CASE s WHEN 1 THEN 'user-regular' ELSE 'user-auto' END) = ANY (p_sources);
         CONTINUE WHEN NOT (v_community OR v_user);
-        v_scope := v_src[s] & ((CASE WHEN v_community THEN v_public & ~v_own ELSE v_none END)
-                               | (CASE WHEN v_user THEN v_own ELSE v_none END));
+        v_scope := v_src[s] & CASE WHEN v_community AND v_user THEN v_others | v_own
+                                   WHEN v_community THEN v_others
+                                   ELSE v_own END;
         IF cardinality(p_tag_nos) = 0 THEN
             v_match := v_src[s];
             v_trials := bit_count(v_src[s]);
             v_base := v_population[s];
             v_upper := v_population[s];
         ELSIF p_match = 'any' THEN
-            v_match := v_bits[1];
             v_upper := 0;
             FOR i IN 1 .. cardinality(v_bits) LOOP
-                v_match := v_match | v_bits[i];
                 v_upper := v_upper + coalesce(v_counts[2 * i - 2 + s], 0);
             END LOOP;
             v_trials := bit_count(v_src[s]);
@@ -119,9 +132,7 @@ BEGIN
             v_upper := least(v_upper, v_population[s]);
         ELSE
             v_rarest := 1;
-            v_match := v_bits[1];
-            FOR i IN 1 .. cardinality(v_bits) LOOP
-                v_match := v_match & v_bits[i];
+            FOR i IN 2 .. cardinality(v_bits) LOOP
                 IF coalesce(v_counts[2 * i - 2 + s], 0) < coalesce(v_counts[2 * v_rarest - 2 + s], 0) THEN
                     v_rarest := i;
                 END IF;
