@@ -360,7 +360,7 @@ BAD_ARGUMENTS = [
     ),
     ({"tags": [TAGS[0]] * 1001}, "tags has 1001 elements, more than the 1000 allowed"),
     # gallery_page only (gallery_plan takes no strategy)
-    ({"strategy": "fastest"}, "must be one of order_first, tag_walk, tag_array"),
+    ({"strategy": "fastest"}, "must be one of order_first, tag_walk, tag_merge, tag_array"),
     ({"strategy": "tag_walk"}, "strategy tag_walk needs tags"),
 ]
 

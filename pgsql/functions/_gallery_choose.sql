@@ -23,9 +23,12 @@ DECLARE
     v_gin_pages double precision := 0;  -- under all: the other tags' posting pages GIN visits
     v_density double precision;
     v_walk double precision;
+    v_pair_share double precision;  -- under all: of the rarest tag's items, the share with the second
+    v_walked double precision;  -- tag_walk and tag_merge: postings of the rarest tag read
     c_order_first double precision;
     c_tag_array double precision;
     c_tag_walk double precision;
+    c_tag_merge double precision;
     v_array_capped boolean;
 BEGIN
     /*
@@ -34,8 +37,8 @@ BEGIN
     p_types the source types in scope ('items', 'auto'), p_strategy a forced
     strategy or NULL. Returns the strategy to run (the forced one, or the
     cheapest allowed by estimate), the tags rarest first with their counts,
-    the estimates, and each strategy's estimated cost in microseconds
-    (costs: NULL for a strategy not allowed here).
+    the estimates, and the estimated cost in microseconds of each strategy
+    that serves the match (costs: NULL for one not allowed here).
     p_own_only: the sources are the viewer's own items only (user-*), a share
     of the items assumed to be 1 / (number of users).
     Inputs: per tag, the items carrying it in those partitions
@@ -44,7 +47,7 @@ BEGIN
     lift of each other tag with the rarest (tag_pair_stats: how much more or
     less often they meet than independence predicts); the partitions' sizes
     (pg_class.reltuples); whether content_tags_tag_created_idx is built
-    (tag_walk needs it); the knobs.
+    (tag_walk and tag_merge need it); the knobs.
     Estimates (docs/planner.md), in microseconds as measured at full scale:
       order_first  ~1.0 per item walked: the newer part of the feed the tags'
                    items start after (newer_share: all, the latest start; any,
@@ -55,6 +58,11 @@ BEGIN
                    / (share of its items that match), at most its count;
                    any: ~2.0 per posting, page_size + 1 per tag (own items
                    only: divided by their share)
+      tag_merge    all, two tags or more: ~0.15 per posting of the two rarest
+                   tags read, those of the rarest as tag_walk's, the second's
+                   over the same share of its list (at most its count), and
+                   ~2.0 per item both carry there (the rarest's postings
+                   read times the second's share among them, with their lift)
       tag_array    ~0.05 per posting and tag (all) or ~0.02 per posting
                    (any), ~1.0 per match; under all also ~8.0 per page of
                    another tag's GIN posting tree that the rarest tag's items
@@ -131,15 +139,17 @@ BEGIN
         v_density := greatest(least(rarest_count / v_total, 1.0), 1e-12);
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
     ELSE
-        SELECT exp(sum(ln(greatest(least(
-                   u.n / v_total
-                   * coalesce(CASE WHEN u.ord > 1 THEN
-                                  (SELECT ps.lift FROM public.tag_pair_stats ps
-                                    WHERE ps.tag_a = least(u.tag, tag_ids[1])
-                                      AND ps.tag_b = greatest(u.tag, tag_ids[1])) END, 1),
-                   1.0), 1e-12))))
-          INTO v_density
-          FROM unnest(tag_ids, tag_counts) WITH ORDINALITY AS u(tag, n, ord);
+        -- each tag's share: the rarest's of all items, each other's of the rarest's items
+        SELECT exp(sum(ln(greatest(x.share, 1e-12)))), max(x.share) FILTER (WHERE x.ord = 2)
+          INTO v_density, v_pair_share
+          FROM (SELECT u.ord,
+                       least(u.n / v_total
+                             * coalesce(CASE WHEN u.ord > 1 THEN
+                                            (SELECT ps.lift FROM public.tag_pair_stats ps
+                                              WHERE ps.tag_a = least(u.tag, tag_ids[1])
+                                                AND ps.tag_b = greatest(u.tag, tag_ids[1])) END, 1),
+                             1.0) AS share
+                  FROM unnest(tag_ids, tag_counts) WITH ORDINALITY AS u(tag, n, ord)) AS x;
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
     END IF;
     v_walk := CASE WHEN p_own_only  -- the creator's own items, in the creator index
@@ -149,12 +159,18 @@ BEGIN
               END;
 
     c_order_first := CASE WHEN v_cfg.enable_order_first THEN v_walk * 1.0 END;
+    v_walked := least(rarest_count, (p_page_size + 1) * rarest_count
+                                    / greatest(estimated_candidates * v_own_share, 1));
     c_tag_walk := CASE WHEN v_cfg.enable_tag_walk AND coalesce(v_walk_ready, false) THEN
                       CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0 / v_own_share
-                           ELSE least(rarest_count, (p_page_size + 1) * rarest_count
-                                                    / greatest(estimated_candidates * v_own_share, 1))
-                                * 2.0 END
+                           ELSE v_walked * 2.0 END
                   END;
+    c_tag_merge := CASE WHEN v_cfg.enable_tag_merge AND coalesce(v_walk_ready, false)
+                             AND p_match = 'all' AND v_k >= 2 THEN
+                       (v_walked + least(tag_counts[2], v_walked * tag_counts[2]
+                                                        / greatest(rarest_count, 1))) * 0.15
+                       + v_walked * v_pair_share * 2.0
+                   END;
     v_array_capped := (CASE WHEN p_match = 'any' THEN v_links ELSE rarest_count END)
                       > v_cfg.seed_candidate_cap
                       -- the cap must never leave a walk that reads even more as the only plan
@@ -168,9 +184,15 @@ BEGIN
                                  + estimated_candidates * 1.0 END
                    END;
     costs := jsonb_build_object('order_first', c_order_first, 'tag_walk', c_tag_walk,
-                                'tag_array', c_tag_array);
+                                'tag_array', c_tag_array)
+             || CASE WHEN p_match = 'all' THEN jsonb_build_object('tag_merge', c_tag_merge)
+                     ELSE '{}' END;  -- (the strategies that serve the match)
     strategy := coalesce(p_strategy,
-                         CASE WHEN c_tag_walk <= coalesce(c_order_first, 'Infinity')
+                         CASE WHEN c_tag_merge < coalesce(c_tag_walk, 'Infinity')
+                                   AND c_tag_merge <= coalesce(c_order_first, 'Infinity')
+                                   AND c_tag_merge <= coalesce(c_tag_array, 'Infinity')
+                                  THEN 'tag_merge'
+                              WHEN c_tag_walk <= coalesce(c_order_first, 'Infinity')
                                    AND c_tag_walk <= coalesce(c_tag_array, 'Infinity')
                                   THEN 'tag_walk'
                               WHEN c_order_first <= coalesce(c_tag_array, 'Infinity')

@@ -18,6 +18,8 @@ BEGIN
                    (content_tags_tag_created_idx), one item probe each,
                    tested for the other tags; any: each tag's first $3
                    postings so, merged, each item once, the newest $3
+      tag_merge    (all) the two rarest tags' postings newest first, merged,
+                   one item probe per item both carry, tested for the rest
       tag_array    every match from the GIN index on tag_nos: the newest $3
                    of them (p_newest), or any $3 (a count needs no order)
       scan         (for counts, with tags, not p_newest) the items in scope in
@@ -26,7 +28,7 @@ BEGIN
                    matches among them; fewer does NOT mean that every match
                    was read
     Under p_newest every strategy returns the newest $3 matches; otherwise
-    order_first and tag_walk still do, and tag_array returns any $3: either
+    order_first, tag_walk and tag_merge still do, and tag_array returns any $3: either
     way, fewer than $3 rows means every match was read (tag_walk any: each
     tag's walk then read all of that tag's items), except for scan.
     Parameters of the SQL: $1 the viewer, $2 the tags' numbers (tag_nos to
@@ -37,7 +39,7 @@ BEGIN
     unless p_newest.
     Also sets, with set_config(..., true), the scans that keep the reading on
     its path whatever the estimates say (as gallery_page does for its
-    strategies' statements): order_first and tag_walk, index scans only (no
+    strategies' statements): order_first, tag_walk and tag_merge, index scans only (no
     sequential or bitmap scan); tag_array, bitmap scans only (no plain index
     scan, no sequential scan); scan, none. The caller must declare SET clauses for
     enable_seqscan, enable_bitmapscan and enable_indexscan so that these end
@@ -65,6 +67,21 @@ BEGIN
             '    SELECT ct.content_id, ct.content_source FROM public.content_tags ct'
             '     WHERE ct.tag_id = $4[1]'
             '     ORDER BY ct.created_at DESC, ct.content_id DESC) AS p'
+            ' CROSS JOIN LATERAL ('
+            '    SELECT i.tag_nos FROM public.content_items_all i'
+            '     WHERE i.id = p.content_id AND i.source_type = p.content_source'
+            '       AND %s AND i.tag_nos @> $2 OFFSET 0) AS x'
+            ' LIMIT $3',
+            _gallery_scope_sql(p_sources));
+    ELSIF p_strategy = 'tag_merge' AND p_has_tags THEN
+        RETURN format(
+            'SELECT x.tag_nos FROM ('
+            '    SELECT a.content_id, a.content_source FROM public.content_tags a'
+            '      JOIN public.content_tags b'
+            '        ON b.created_at = a.created_at AND b.content_id = a.content_id'
+            '       AND b.content_source = a.content_source'
+            '     WHERE a.tag_id = $4[1] AND b.tag_id = coalesce($4[2], $4[1])'
+            '     ORDER BY a.created_at DESC, a.content_id DESC) AS p'
             ' CROSS JOIN LATERAL ('
             '    SELECT i.tag_nos FROM public.content_items_all i'
             '     WHERE i.id = p.content_id AND i.source_type = p.content_source'

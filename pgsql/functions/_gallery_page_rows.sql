@@ -56,6 +56,12 @@ AS $$
                                       p_forward, p_page_size + 1)
                      WHERE p_strategy = 'tag_walk'
                     UNION ALL
+                    SELECT * FROM gallery._gallery_tag_merge(
+                                      p_tags, p_tag_nos, p_match, p_types, p_own, p_others,
+                                      p_viewer_id, p_after_at, p_after_id, p_has_cursor,
+                                      p_forward, p_page_size + 1)
+                     WHERE p_strategy = 'tag_merge'
+                    UNION ALL
                     SELECT * FROM gallery._gallery_tag_array(
                                       p_tags, p_tag_nos, p_match, p_types, p_own, p_others,
                                       p_viewer_id, p_after_at, p_after_id, p_has_cursor,

@@ -22,6 +22,8 @@ AS $$
          'walk the items newest first from the cursor, test each item''s tag_nos'),
         ('tag_walk', ARRAY['all', 'any'], true,
          'walk the rarest tag''s items newest first, test each item''s tag_nos (any: each tag''s)'),
+        ('tag_merge', ARRAY['all'], true,
+         'merge the two rarest tags'' postings newest first, test the items both carry'),
         ('tag_array', ARRAY['all', 'any'], true,
          'the items from the GIN index on tag_nos (@> all, && any), then a top-N sort')
     ) AS c(strategy, matches, needs_tags, summary)

@@ -259,6 +259,16 @@ BEGIN
                 v_req.tags, v_req.tag_nos, 'any', v_req.types, v_req.own, v_req.others, viewer_id,
                 v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
                 v_req.filter_hash, v_req.cursor_secret);
+        WHEN 'tag_merge all next' THEN
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_merge',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, true, page_size,
+                v_req.filter_hash, v_req.cursor_secret);
+        WHEN 'tag_merge all prev' THEN
+            RETURN QUERY SELECT * FROM _gallery_page_rows('tag_merge',
+                v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,
+                v_req.after_created_at, v_req.after_id, v_req.has_cursor, false, page_size,
+                v_req.filter_hash, v_req.cursor_secret);
         WHEN 'tag_array all next' THEN
             RETURN QUERY SELECT * FROM _gallery_page_rows('tag_array',
                 v_req.tags, v_req.tag_nos, 'all', v_req.types, v_req.own, v_req.others, viewer_id,

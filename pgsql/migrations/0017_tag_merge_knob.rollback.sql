@@ -1,0 +1,1 @@
+ALTER TABLE gallery_config DROP COLUMN enable_tag_merge;
