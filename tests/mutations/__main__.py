@@ -33,25 +33,29 @@ class Mutation:
 
 MUTATIONS = [
     Mutation(
-        "page ordered by id only",
+        "prev page ordered by id only",
         "_gallery_page_rows.sql",
-        (("     ORDER BY w.created_at DESC, w.id DESC\n$$", "     ORDER BY w.id DESC\n$$"),),
+        (
+            (
+                "     ORDER BY CASE WHEN p_forward THEN NULL ELSE w.created_at END DESC,\n"
+                "              CASE WHEN p_forward THEN NULL ELSE w.id END DESC\n$$",
+                "     ORDER BY CASE WHEN p_forward THEN NULL ELSE w.id END DESC\n$$",
+            ),
+        ),
     ),
     Mutation(
         "order_first walks in id order",
         "_gallery_order_first.sql",
         (
             (
-                "p_own, p_others, p_viewer_id)\n"
-                "        AND (cardinality(p_tag_nos) = 0\n"
-                "             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos"
-                " ELSE i.tag_nos && p_tag_nos END)\n"
-                "      ORDER BY i.created_at DESC, i.id DESC",
-                "p_own, p_others, p_viewer_id)\n"
-                "        AND (cardinality(p_tag_nos) = 0\n"
-                "             OR CASE p_match WHEN 'all' THEN i.tag_nos @> p_tag_nos"
-                " ELSE i.tag_nos && p_tag_nos END)\n"
-                "      ORDER BY i.id DESC, i.created_at DESC",
+                "                                ELSE i.tag_nos && p_tag_nos END)\n"
+                "         ORDER BY i.created_at DESC, i.id DESC\n"
+                "         LIMIT p_limit) AS b\n"
+                "      WHERE p_forward AND cardinality(p_others) > 0)",
+                "                                ELSE i.tag_nos && p_tag_nos END)\n"
+                "         ORDER BY i.id DESC, i.created_at DESC\n"
+                "         LIMIT p_limit) AS b\n"
+                "      WHERE p_forward AND cardinality(p_others) > 0)",
             ),
         ),
     ),
@@ -60,12 +64,10 @@ MUTATIONS = [
         "_gallery_order_first.sql",
         (
             (
-                "cardinality(p_others) > 0\n"
-                "        AND (i.created_at, i.id) <= (p_after_at, p_after_id)\n"
-                "        AND NOT (p_has_cursor",
-                "cardinality(p_others) > 0\n"
-                "        AND (i.created_at, i.id) <= (p_after_at, p_after_id)\n"
-                "        AND NOT (false",
+                "         WHERE (i.created_at, i.id) <= (p_after_at, p_after_id)\n"
+                "           AND NOT (p_has_cursor",
+                "         WHERE (i.created_at, i.id) <= (p_after_at, p_after_id)\n"
+                "           AND NOT (false",
             ),
         ),
     ),
@@ -74,13 +76,32 @@ MUTATIONS = [
         "_gallery_tag_walk.sql",
         (
             (
-                "        AND i.tag_nos @> p_tag_nos\n"
-                "        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,\n"
-                "                                      p_own, p_others, p_viewer_id)\n"
-                "      ORDER BY ct.created_at DESC",
-                "        AND gallery._gallery_in_scope(i.source_type, i.creator_id, i.is_private,\n"
-                "                                      p_own, p_others, p_viewer_id)\n"
-                "      ORDER BY ct.created_at DESC",
+                "           AND i.tag_nos @> p_tag_nos\n"
+                "           AND gallery._gallery_in_scope(i.source_type, i.creator_id,"
+                " i.is_private,\n"
+                "                                         p_own, p_others, p_viewer_id)\n"
+                "         ORDER BY ct.created_at DESC",
+                "           AND gallery._gallery_in_scope(i.source_type, i.creator_id,"
+                " i.is_private,\n"
+                "                                         p_own, p_others, p_viewer_id)\n"
+                "         ORDER BY ct.created_at DESC",
+            ),
+        ),
+    ),
+    Mutation(
+        "tag_merge ignores the tags past the two rarest",
+        "_gallery_tag_merge.sql",
+        (
+            (
+                "           AND i.tag_nos @> p_tag_nos\n"
+                "           AND gallery._gallery_in_scope(i.source_type, i.creator_id,"
+                " i.is_private,\n"
+                "                                         p_own, p_others, p_viewer_id)\n"
+                "         ORDER BY a.created_at DESC",
+                "           AND gallery._gallery_in_scope(i.source_type, i.creator_id,"
+                " i.is_private,\n"
+                "                                         p_own, p_others, p_viewer_id)\n"
+                "         ORDER BY a.created_at DESC",
             ),
         ),
     ),
@@ -102,7 +123,12 @@ MUTATIONS = [
     Mutation(
         "prev returns one row too many",
         "_gallery_page_rows.sql",
-        (("ELSE w.newer > w.found - p_page_size", "ELSE w.newer >= w.found - p_page_size"),),
+        (
+            (
+                "             LIMIT p_page_size) AS w",
+                "             LIMIT p_page_size + CASE WHEN p_forward THEN 0 ELSE 1 END) AS w",
+            ),
+        ),
     ),
     Mutation(
         "has_more says no more on every page",
@@ -111,11 +137,11 @@ MUTATIONS = [
     ),
     Mutation(
         "a cursor of another viewer accepted",
-        "_gallery_request.sql",
+        "_gallery_request_row.sql",
         (
             (
-                "p_match, array_to_string(sources, ','), p_viewer_id)",
-                "p_match, array_to_string(sources, ','))",
+                "concat_ws('|', p_filter_key, p_viewer_id)",
+                "concat_ws('|', p_filter_key)",
             ),
         ),
     ),
@@ -124,11 +150,11 @@ MUTATIONS = [
         "_gallery_tag_walk.sql",
         (
             (
-                "               AND gallery._gallery_in_scope(i.source_type, i.creator_id,"
+                "                  AND gallery._gallery_in_scope(i.source_type, i.creator_id,"
                 " i.is_private,\n"
-                "                                             p_own, p_others, p_viewer_id)\n"
-                "             ORDER BY ct.created_at DESC",
-                "             ORDER BY ct.created_at DESC",
+                "                                                p_own, p_others, p_viewer_id)\n"
+                "                ORDER BY ct.created_at DESC",
+                "                ORDER BY ct.created_at DESC",
             ),
         ),
     ),
