@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from pydeploy import api
+from pydeploy import api, legacy
 from pydeploy.cli import main
 from tests.conftest import REPO, SQL_DIR
 
@@ -156,6 +156,21 @@ def test_backfill_then_verify(adopted: str) -> None:
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_interrupted_backfill_resumes_exactly(adopted: str, how: signal.Signals) -> None:
     expected = links_from_arrays(adopted)
+    # The tenth chunk's first item stays locked until the interrupt has landed: the
+    # backfill (one job, chunks in order) waits there however fast it ran until then.
+    api.backfill_plan(adopted, chunk_items=5)
+    source, first_id = (
+        psycopg.connect(adopted)
+        .execute(
+            "SELECT source_type, first_id FROM legacy_tags_backfill"
+            " ORDER BY source_type, first_id LIMIT 1 OFFSET 9"
+        )
+        .fetchone()
+    )
+    blocker = psycopg.connect(adopted)  # its transaction holds the lock
+    blocker.execute(
+        f"SELECT 1 FROM {legacy.PARTITIONS[source]} WHERE id = %s FOR UPDATE", (first_id,)
+    )
     command = [
         sys.executable,
         "-m",
@@ -171,10 +186,13 @@ def test_interrupted_backfill_resumes_exactly(adopted: str, how: signal.Signals)
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     done = "SELECT count(*) FROM legacy_tags_backfill WHERE done_at IS NOT NULL"
-    while scalar(adopted, done) < 5:
+    while scalar(adopted, done) < 9:
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
     os.kill(process.pid, how)
+    time.sleep(0.5)  # the interrupt handled while the chunk in hand waits
+    blocker.rollback()
+    blocker.close()
     process.wait(30)
     partial = scalar(adopted, "SELECT count(*) FROM content_tags")
     assert 0 < partial < expected
