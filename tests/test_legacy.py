@@ -183,7 +183,15 @@ def test_interrupted_backfill_resumes_exactly(adopted: str, how: signal.Signals)
         "--jobs",
         "1",
     ]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # ctrl-c as at a terminal: a suite started in the background (`cmd &` in a script)
+        # inherits SIGINT ignored, and Python then keeps ignoring it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     done = "SELECT count(*) FROM legacy_tags_backfill WHERE done_at IS NOT NULL"
     while scalar(adopted, done) < 9:
