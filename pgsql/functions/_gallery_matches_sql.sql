@@ -59,34 +59,29 @@ BEGIN
                 set_config(CASE WHEN p_strategy = 'tag_array' THEN 'enable_indexscan'
                                 ELSE 'enable_bitmapscan' END, 'off', true);
     END IF;
-    IF p_strategy = 'tag_walk' AND p_has_tags AND p_match = 'all' THEN
-        -- the item probe is fenced (OFFSET 0) so that it stays a probe per posting,
-        -- in postings order: a join would let the planner hash every posting
+    IF p_strategy IN ('tag_walk', 'tag_merge') AND p_has_tags AND p_match = 'all' THEN
+        -- the postings in page order (tag_walk: the rarest tag's; tag_merge: those the two
+        -- rarest share), then an item probe each, fenced (OFFSET 0) so that it stays a
+        -- probe per posting, in postings order: a join would let the planner hash them all
         RETURN format(
-            'SELECT x.tag_nos FROM ('
-            '    SELECT ct.content_id, ct.content_source FROM public.content_tags ct'
-            '     WHERE ct.tag_id = $4[1]'
-            '     ORDER BY ct.created_at DESC, ct.content_id DESC) AS p'
+            'SELECT x.tag_nos FROM (%s) AS p'
             ' CROSS JOIN LATERAL ('
             '    SELECT i.tag_nos FROM public.content_items_all i'
             '     WHERE i.id = p.content_id AND i.source_type = p.content_source'
             '       AND %s AND i.tag_nos @> $2 OFFSET 0) AS x'
             ' LIMIT $3',
-            _gallery_scope_sql(p_sources));
-    ELSIF p_strategy = 'tag_merge' AND p_has_tags THEN
-        RETURN format(
-            'SELECT x.tag_nos FROM ('
-            '    SELECT a.content_id, a.content_source FROM public.content_tags a'
-            '      JOIN public.content_tags b'
-            '        ON b.created_at = a.created_at AND b.content_id = a.content_id'
-            '       AND b.content_source = a.content_source'
-            '     WHERE a.tag_id = $4[1] AND b.tag_id = coalesce($4[2], $4[1])'
-            '     ORDER BY a.created_at DESC, a.content_id DESC) AS p'
-            ' CROSS JOIN LATERAL ('
-            '    SELECT i.tag_nos FROM public.content_items_all i'
-            '     WHERE i.id = p.content_id AND i.source_type = p.content_source'
-            '       AND %s AND i.tag_nos @> $2 OFFSET 0) AS x'
-            ' LIMIT $3',
+            CASE WHEN p_strategy = 'tag_walk' THEN
+                'SELECT ct.content_id, ct.content_source FROM public.content_tags ct'
+                ' WHERE ct.tag_id = $4[1]'
+                ' ORDER BY ct.created_at DESC, ct.content_id DESC'
+            ELSE
+                'SELECT a.content_id, a.content_source FROM public.content_tags a'
+                '  JOIN public.content_tags b'
+                '    ON b.created_at = a.created_at AND b.content_id = a.content_id'
+                '   AND b.content_source = a.content_source'
+                ' WHERE a.tag_id = $4[1] AND b.tag_id = coalesce($4[2], $4[1])'
+                ' ORDER BY a.created_at DESC, a.content_id DESC'
+            END,
             _gallery_scope_sql(p_sources));
     ELSIF p_strategy = 'tag_walk' AND p_has_tags THEN
         RETURN format(
