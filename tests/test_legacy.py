@@ -167,40 +167,38 @@ def test_interrupted_backfill_resumes_exactly(adopted: str, how: signal.Signals)
         )
         .fetchone()
     )
-    blocker = psycopg.connect(adopted)  # its transaction holds the lock
-    blocker.execute(
-        f"SELECT 1 FROM {legacy.PARTITIONS[source]} WHERE id = %s FOR UPDATE", (first_id,)
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "pydeploy",
-        "backfill",
-        "--dsn",
-        adopted,
-        "--batch-size",
-        "5",  # many small chunks: the interrupt lands long before the last one
-        "--jobs",
-        "1",
-    ]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        # ctrl-c as at a terminal: a suite started in the background (`cmd &` in a script)
-        # inherits SIGINT ignored, and Python then keeps ignoring it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.monotonic() + 60
-    done = "SELECT count(*) FROM legacy_tags_backfill WHERE done_at IS NOT NULL"
-    while scalar(adopted, done) < 9:
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
-    os.kill(process.pid, how)
-    time.sleep(0.5)  # the interrupt handled while the chunk in hand waits
-    blocker.rollback()
-    blocker.close()
+    with psycopg.connect(adopted) as blocker:  # its transaction holds the lock until the end
+        blocker.execute(
+            f"SELECT 1 FROM {legacy.PARTITIONS[source]} WHERE id = %s FOR UPDATE", (first_id,)
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "pydeploy",
+            "backfill",
+            "--dsn",
+            adopted,
+            "--batch-size",
+            "5",  # many small chunks: the interrupt lands long before the last one
+            "--jobs",
+            "1",
+        ]
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            # ctrl-c as at a terminal: a suite started in the background (`cmd &` in a script)
+            # inherits SIGINT ignored, and Python then keeps ignoring it
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + 60
+        done = "SELECT count(*) FROM legacy_tags_backfill WHERE done_at IS NOT NULL"
+        while scalar(adopted, done) < 9:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        os.kill(process.pid, how)
+        time.sleep(0.5)  # the interrupt handled while the chunk in hand waits
     process.wait(30)
     partial = scalar(adopted, "SELECT count(*) FROM content_tags")
     assert 0 < partial < expected
