@@ -296,8 +296,19 @@ def test_extreme_timestamps_page_in_postgresql_order(
         assert [*backward, expected[-1]] == expected
 
 
-def decoded(cursor: str) -> list[str]:
-    return cursor.split(".")
+# PostgreSQL's epoch (2000-01-01) in µs since 1970, and its infinite timestamps' values
+POSTGRES_EPOCH_US = 946_684_800_000_000
+INFINITY_US, MINUS_INFINITY_US = 2**63 - 1, -(2**63)
+
+
+def position(cursor: str) -> str:
+    """A g3 cursor's created_at (16 hex digits of the stored µs since 2000, signed), as the
+    g2 cursors of the previous release wrote it: decimal µs since 1970, or +-Infinity."""
+    stored = int(cursor.split(".")[1], 16)
+    stored -= 2**64 if stored >= 2**63 else 0
+    if stored in (INFINITY_US, MINUS_INFINITY_US):
+        return "Infinity" if stored > 0 else "-Infinity"
+    return str(stored + POSTGRES_EPOCH_US)
 
 
 def test_cursor_positions_are_exact_integers(extreme: str) -> None:
@@ -306,7 +317,8 @@ def test_cursor_positions_are_exact_integers(extreme: str) -> None:
             "SELECT id, row_cursor FROM gallery_page(page_size => 8,"
             " sources => '{community-regular,community-auto}')"
         ).fetchall()
-        positions = [decoded(r["row_cursor"])[1] for r in page]
+        assert all(r["row_cursor"].startswith("g3.") for r in page)
+        positions = [position(r["row_cursor"]) for r in page]
         assert positions == [
             "Infinity",
             "Infinity",
@@ -322,11 +334,39 @@ def test_cursor_positions_are_exact_integers(extreme: str) -> None:
             " sources => '{community-regular,community-auto}', cursor => %s)",
             ([TAGS[20]], None),
         ).fetchall()
-        assert [decoded(r["row_cursor"])[1] for r in oldest][-3:] == [
+        assert [position(r["row_cursor"]) for r in oldest][-3:] == [
             "-210866803199999999",
             "-210866803200000000",
             "-Infinity",
         ]
+
+
+def test_the_previous_releases_g2_cursors_still_continue(extreme: str) -> None:
+    """A g2 cursor (the previous release's: decimal µs since 1970, signed with the same key)
+    continues where the g3 cursor of the same row does, at every edge of the range."""
+    query = (
+        "SELECT id, row_cursor FROM gallery_page(tags => %s::uuid[], page_size => 3,"
+        " sources => '{community-regular,community-auto}', cursor => %s, direction => %s)"
+    )
+    with psycopg.connect(extreme, autocommit=True) as conn:
+        rows = conn.execute(query, ([TAGS[20]], None, "next")).fetchall()
+        rows += conn.execute(
+            "SELECT id, row_cursor FROM gallery_page(tags => %s::uuid[], page_size => 100,"
+            " sources => '{community-regular,community-auto}')",
+            ([TAGS[20]],),
+        ).fetchall()
+        for _, g3 in rows:
+            _, _, item, filter_hash, _ = g3.split(".")
+            payload = f"g2.{position(g3)}.{item}.{filter_hash}"
+            (g2,) = conn.execute(
+                "SELECT %(p)s || '.' || left(encode(public.hmac(%(p)s, cursor_secret, 'sha256'),"
+                " 'hex'), 20) FROM gallery_config",
+                {"p": payload},
+            ).fetchone()
+            for direction in ("next", "prev"):
+                expected = conn.execute(query, ([TAGS[20]], g3, direction)).fetchall()
+                answered = conn.execute(query, ([TAGS[20]], g2, direction)).fetchall()
+                assert [r[0] for r in answered] == [r[0] for r in expected], (g2, direction)
 
 
 # -- item 6: the argument contract ------------------------------------------------------

@@ -20,12 +20,12 @@ AS $$
     whether there was one more.
     gallery_page passes p_strategy as a constant, so that PostgreSQL drops
     the other strategies' branches when it plans the statement.
-    row_cursor: g2.<created_at in µs since 1970>.<id>.<filter hash>.<sig>,
-    sig = the first 20 hex digits of HMAC-SHA-256(payload, p_secret)
-    (pgcrypto's hmac), read back by _gallery_cursor_read. The µs are exact
-    (numeric arithmetic over the whole timestamp range, counted from
-    PostgreSQL's own epoch, 2000, so that the interval cannot overflow);
-    'Infinity' / '-Infinity' for infinite timestamps.
+    row_cursor: g3.<created_at>.<id>.<filter hash>.<sig>, created_at as
+    PostgreSQL stores it (timestamptz_send: µs since 2000-01-01 UTC, a
+    signed 64-bit integer, here 16 hex digits; exact over the whole range,
+    infinity and -infinity included), sig = the first 20 hex digits of
+    HMAC-SHA-256(payload, p_secret) (pgcrypto's hmac), read back by
+    _gallery_cursor_read.
     Cost: the strategy's, one HMAC per row, and under prev a sort of the
     page's rows.
     */
@@ -36,13 +36,8 @@ AS $$
            w.payload || '.' || left(encode(public.hmac(w.payload, p_secret, 'sha256'), 'hex'), 20),
            w.found > p_page_size
       FROM (SELECT s.*, count(*) OVER () AS found,
-                   'g2.'
-                   || CASE WHEN isfinite(s.created_at)
-                           THEN trunc(extract(epoch FROM s.created_at
-                                              - timestamptz '2000-01-01 00:00:00+00') * 1000000)
-                                + 946684800000000
-                           WHEN s.created_at > timestamptz 'epoch' THEN numeric 'Infinity'
-                           ELSE numeric '-Infinity' END
+                   -- (the stored bytes in hex: ~4x cheaper than decimal µs through numeric)
+                   'g3.' || encode(timestamptz_send(s.created_at), 'hex')
                    || '.' || s.id || '.' || p_filter_hash AS payload
               FROM (SELECT * FROM gallery._gallery_order_first(
                                       p_tags, p_tag_nos, p_match, p_types, p_own, p_others,

@@ -115,8 +115,8 @@ MUTATIONS = [
         "_gallery_page_rows.sql",
         (
             (
-                "THEN trunc(extract(epoch FROM s.created_at",
-                "THEN trunc(extract(epoch FROM date_trunc('milliseconds', s.created_at)",
+                "encode(timestamptz_send(s.created_at), 'hex')",
+                "encode(timestamptz_send(date_trunc('milliseconds', s.created_at)), 'hex')",
             ),
         ),
     ),
