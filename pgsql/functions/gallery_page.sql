@@ -187,9 +187,17 @@ BEGIN
     END IF;
     -- Arguments planned before: their checked and planned request in one statement (the
     -- plan memo); otherwise _gallery_request checks and plans them (and keeps the plan).
-    SELECT * INTO v_req
-      FROM _gallery_request_kept(tags, cursor, page_size, match, sources, viewer_id, direction,
-                                 strategy);
+    -- A first page's call passes its NULL cursor, direction and strategy as constants:
+    -- its statement's plan then has no cursor check to start and end (~25 µs).
+    IF cursor IS NULL AND direction = 'next' AND strategy IS NULL THEN
+        SELECT * INTO v_req
+          FROM _gallery_request_kept(tags, NULL, page_size, match, sources, viewer_id, 'next',
+                                     NULL);
+    ELSE
+        SELECT * INTO v_req
+          FROM _gallery_request_kept(tags, cursor, page_size, match, sources, viewer_id,
+                                     direction, strategy);
+    END IF;
     IF NOT FOUND THEN
         SELECT * INTO v_req
           FROM _gallery_request(tags, cursor, page_size, match, sources, viewer_id, direction,
