@@ -93,9 +93,17 @@ MUTATIONS = [
         "_gallery_tag_merge.sql",
         (
             (
+                "           AND EXISTS (SELECT FROM public.content_tags c\n"
+                "                        WHERE c.tag_id = coalesce(p_tags[3], p_tags[2], p_tags[1])\n"
+                "                          AND c.created_at = a.created_at"
+                " AND c.content_id = a.content_id\n"
                 "                          AND c.content_source = a.content_source)\n"
                 "           AND (a.created_at, a.content_id) <=",
-                "                          AND c.content_source = a.content_source) = false\n"
+                "           AND NOT EXISTS (SELECT FROM public.content_tags c\n"
+                "                        WHERE c.tag_id = coalesce(p_tags[3], p_tags[2], p_tags[1])\n"
+                "                          AND c.created_at = a.created_at"
+                " AND c.content_id = a.content_id\n"
+                "                          AND c.content_source = a.content_source)\n"
                 "           AND (a.created_at, a.content_id) <=",
             ),
         ),
