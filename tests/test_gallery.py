@@ -477,7 +477,7 @@ def test_related_tags_count_the_newest_matches(conn: psycopg.Connection, match: 
         [],
         [TAGS[0]],
         [TAGS[5]],
-        [TAGS[0], TAGS[1], TAGS[7]],
+        [TAGS[0], TAGS[5]],
         [TAGS[10], TAGS[14]],
         k_tags(3),
         RARE_TAGS,

@@ -24,7 +24,6 @@ DECLARE
     v_density double precision;
     v_walk double precision;
     v_pair_share double precision;  -- under all: of the rarest tag's items, the share with the second
-    v_third_share double precision;  -- ... and with the third (NULL with two tags)
     v_walked double precision;  -- tag_walk and tag_merge: postings of the rarest tag read
     c_order_first double precision;
     c_tag_array double precision;
@@ -61,12 +60,9 @@ BEGIN
                    only: divided by their share)
       tag_merge    all, two tags or more: ~0.15 per posting of the two rarest
                    tags read, those of the rarest as tag_walk's, the second's
-                   over the same share of its list (at most its count),
-                   ~1.0 per item both carry there (the rarest's postings
-                   read times the second's share among them, with their
-                   lift: a probe of the third's postings, of the second's
-                   again with two tags) and ~2.0 per item probed (those
-                   times the third's share, with its lift with the rarest)
+                   over the same share of its list (at most its count), and
+                   ~2.0 per item both carry there (the rarest's postings
+                   read times the second's share among them, with their lift)
       tag_array    ~0.05 per posting and tag (all) or ~0.02 per posting
                    (any), ~1.0 per match; under all also ~8.0 per page of
                    another tag's GIN posting tree that the rarest tag's items
@@ -144,9 +140,8 @@ BEGIN
         estimated_candidates := least(rarest_count, greatest(v_density * v_total, 0))::bigint;
     ELSE
         -- each tag's share: the rarest's of all items, each other's of the rarest's items
-        SELECT exp(sum(ln(greatest(x.share, 1e-12)))), max(x.share) FILTER (WHERE x.ord = 2),
-               max(x.share) FILTER (WHERE x.ord = 3)
-          INTO v_density, v_pair_share, v_third_share
+        SELECT exp(sum(ln(greatest(x.share, 1e-12)))), max(x.share) FILTER (WHERE x.ord = 2)
+          INTO v_density, v_pair_share
           FROM (SELECT u.ord,
                        least(u.n / v_total
                              * coalesce(CASE WHEN u.ord > 1 THEN
@@ -174,7 +169,7 @@ BEGIN
                              AND p_match = 'all' AND v_k >= 2 THEN
                        (v_walked + least(tag_counts[2], v_walked * tag_counts[2]
                                                         / greatest(rarest_count, 1))) * 0.15
-                       + v_walked * v_pair_share * (1.0 + coalesce(v_third_share, 1.0) * 2.0)
+                       + v_walked * v_pair_share * 2.0
                    END;
     v_array_capped := (CASE WHEN p_match = 'any' THEN v_links ELSE rarest_count END)
                       > v_cfg.seed_candidate_cap

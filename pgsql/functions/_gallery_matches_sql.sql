@@ -19,8 +19,7 @@ BEGIN
                    tested for the other tags; any: each tag's first $3
                    postings so, merged, each item once, the newest $3
       tag_merge    (all) the two rarest tags' postings newest first, merged,
-                   a probe of the third's postings per item both carry, one
-                   item probe per item the three carry, tested for the rest
+                   one item probe per item both carry, tested for the rest
       tag_array    every match from the GIN index on tag_nos: the newest $3
                    of them (p_newest), or any $3 (a count needs no order)
       scan         (for counts, with tags, not p_newest) the items in scope in
@@ -61,7 +60,7 @@ BEGIN
                                 ELSE 'enable_bitmapscan' END, 'off', true);
     END IF;
     IF p_strategy IN ('tag_walk', 'tag_merge') AND p_has_tags AND p_match = 'all' THEN
-        -- the postings in page order (tag_walk: the rarest tag's; tag_merge: those the three
+        -- the postings in page order (tag_walk: the rarest tag's; tag_merge: those the two
         -- rarest share), then an item probe each, fenced (OFFSET 0) so that it stays a
         -- probe per posting, in postings order: a join would let the planner hash them all
         RETURN format(
@@ -81,10 +80,6 @@ BEGIN
                 '    ON b.created_at = a.created_at AND b.content_id = a.content_id'
                 '   AND b.content_source = a.content_source'
                 ' WHERE a.tag_id = $4[1] AND b.tag_id = coalesce($4[2], $4[1])'
-                '   AND EXISTS (SELECT FROM public.content_tags c'
-                '                WHERE c.tag_id = coalesce($4[3], $4[2], $4[1])'
-                '                  AND c.created_at = a.created_at AND c.content_id = a.content_id'
-                '                  AND c.content_source = a.content_source)'
                 ' ORDER BY a.created_at DESC, a.content_id DESC'
             END,
             _gallery_scope_sql(p_sources));

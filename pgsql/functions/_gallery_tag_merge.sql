@@ -13,20 +13,17 @@ AS $$
     two rarest tags (p_tags[1], p_tags[2]) in page order from the cursor,
     both read from content_tags_tag_created_idx (tag_id, created_at DESC,
     content_id DESC) INCLUDE (content_source) by index-only scans and
-    intersected by a merge join on (created_at, content_id); each item in
-    both is looked up in the third rarest tag's postings (an index-only
-    probe), and only those it carries are read (one primary-key probe each)
-    for the scope and the other tags (tag_nos @> p_tag_nos); stops at
-    p_limit rows, returned in walk order. p_match is 'all' (the catalogue
-    serves no other); with two tags the probe finds the second's posting
-    again, with one (only when forced: the planner costs it from two) its
-    postings are merged with themselves.
+    intersected by a merge join on (created_at, content_id); only the items
+    in both are read (one primary-key probe each) for the scope and the
+    other tags (tag_nos @> p_tag_nos); stops at p_limit rows, returned in
+    walk order. p_match is 'all' (the catalogue serves no other); with one
+    tag (only when forced: the planner costs it from two) its postings are
+    merged with themselves.
     Parameters: as _gallery_order_first's. gallery_page plans it like
     order_first (generic plan, sorts and scans other than the walks off).
     Cost: the postings of both tags over the stretch of time the page
-    spans (~0.15 µs each, index-only), one index-only probe (~1 µs) per item
-    the two share there and one item probe per item the three share: where
-    two frequent tags rarely meet, a page is found
+    spans (~0.15 µs each, index-only), and one item probe per item the two
+    share there: where two frequent tags rarely meet, a page is found
     after reading a few thousand postings instead of probing as many items
     (tag_walk); where one tag is far more frequent than the other, it reads
     that many more of its postings, and tag_walk is cheaper. At most both
@@ -46,12 +43,6 @@ AS $$
           JOIN public.content_items_all i
             ON i.id = a.content_id AND i.source_type = a.content_source
          WHERE a.tag_id = p_tags[1] AND b.tag_id = coalesce(p_tags[2], p_tags[1])
-           -- the third rarest tag's posting, probed index-only before the item is (with
-           -- two tags, the second's again: the posting the merge just read)
-           AND EXISTS (SELECT FROM public.content_tags c
-                        WHERE c.tag_id = coalesce(p_tags[3], p_tags[2], p_tags[1])
-                          AND c.created_at = a.created_at AND c.content_id = a.content_id
-                          AND c.content_source = a.content_source)
            AND (a.created_at, a.content_id) <= (p_after_at, p_after_id)
            AND (b.created_at, b.content_id) <= (p_after_at, p_after_id)
            AND NOT (p_has_cursor AND a.created_at = p_after_at AND a.content_id = p_after_id)
@@ -75,12 +66,6 @@ AS $$
           JOIN public.content_items_all i
             ON i.id = a.content_id AND i.source_type = a.content_source
          WHERE a.tag_id = p_tags[1] AND b.tag_id = coalesce(p_tags[2], p_tags[1])
-           -- the third rarest tag's posting, probed index-only before the item is (with
-           -- two tags, the second's again: the posting the merge just read)
-           AND EXISTS (SELECT FROM public.content_tags c
-                        WHERE c.tag_id = coalesce(p_tags[3], p_tags[2], p_tags[1])
-                          AND c.created_at = a.created_at AND c.content_id = a.content_id
-                          AND c.content_source = a.content_source)
            AND (a.created_at, a.content_id) >= (p_after_at, p_after_id)
            AND (b.created_at, b.content_id) >= (p_after_at, p_after_id)
            AND NOT (p_has_cursor AND a.created_at = p_after_at AND a.content_id = p_after_id)

@@ -38,8 +38,8 @@ BEGIN
     walk of the (created_at, id) index; tag_walk, a walk of the rarest tag's
     postings (any: at most `sample` postings of each tag), one item probe
     per posting, about sample / (share of the rarest tag's items that match)
-    of them; tag_merge, the two rarest tags' postings merged, a probe of the
-    third's per item both carry, one item probe per item the three carry; tag_array, every match from the GIN index on
+    of them; tag_merge, the two rarest tags' postings merged, one item probe
+    per item both carry; tag_array, every match from the GIN index on
     tag_nos and a top-N sort; then their tag numbers grouped, one tags probe per tag among
     the max_tags most common (with ties).
     */

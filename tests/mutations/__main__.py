@@ -89,26 +89,6 @@ MUTATIONS = [
         ),
     ),
     Mutation(
-        "tag_merge's probe of the third tag keeps the items without it",
-        "_gallery_tag_merge.sql",
-        (
-            (
-                "           AND EXISTS (SELECT FROM public.content_tags c\n"
-                "                        WHERE c.tag_id = coalesce(p_tags[3], p_tags[2], p_tags[1])\n"
-                "                          AND c.created_at = a.created_at"
-                " AND c.content_id = a.content_id\n"
-                "                          AND c.content_source = a.content_source)\n"
-                "           AND (a.created_at, a.content_id) <=",
-                "           AND NOT EXISTS (SELECT FROM public.content_tags c\n"
-                "                        WHERE c.tag_id = coalesce(p_tags[3], p_tags[2], p_tags[1])\n"
-                "                          AND c.created_at = a.created_at"
-                " AND c.content_id = a.content_id\n"
-                "                          AND c.content_source = a.content_source)\n"
-                "           AND (a.created_at, a.content_id) <=",
-            ),
-        ),
-    ),
-    Mutation(
         "tag_merge ignores the tags past the two rarest",
         "_gallery_tag_merge.sql",
         (
