@@ -159,15 +159,11 @@ def test_interrupted_backfill_resumes_exactly(adopted: str, how: signal.Signals)
     # The tenth chunk's first item stays locked until the interrupt has landed: the
     # backfill (one job, chunks in order) waits there however fast it ran until then.
     api.backfill_plan(adopted, chunk_items=5)
-    source, first_id = (
-        psycopg.connect(adopted)
-        .execute(
+    with psycopg.connect(adopted) as blocker:  # its transaction holds the lock until the end
+        source, first_id = blocker.execute(
             "SELECT source_type, first_id FROM legacy_tags_backfill"
             " ORDER BY source_type, first_id LIMIT 1 OFFSET 9"
-        )
-        .fetchone()
-    )
-    with psycopg.connect(adopted) as blocker:  # its transaction holds the lock until the end
+        ).fetchone()
         blocker.execute(
             f"SELECT 1 FROM {legacy.PARTITIONS[source]} WHERE id = %s FOR UPDATE", (first_id,)
         )

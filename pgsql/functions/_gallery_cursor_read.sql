@@ -21,7 +21,7 @@ AS $$  -- noqa: PD006 OFFSET 0 fences the one-row check (computed once), it page
     _gallery_cursor_refuse (22023, naming the cursor parameter, with a HINT
     to start from the first page).
     (SQL, inlined: the check costs no function call of its own.)
-    Cost: one split, three pattern matches and one HMAC.
+    Cost: one split, two pattern matches and one HMAC.
     */
     SELECT CASE WHEN c.problem IS NOT NULL
                 THEN gallery._gallery_cursor_refuse(c.problem, c.parts[1])
