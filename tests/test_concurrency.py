@@ -32,7 +32,7 @@ from tests.test_gallery import (
     oracle,
     page,
 )
-from tests.test_schema import LINK_DATE_DRIFT_SQL, TAG_NOS_DRIFT_SQL
+from tests.test_schema import LINK_DRIFT_SQL, TAG_NOS_DRIFT_SQL
 
 SOURCES = ["community-auto"]
 VIEWER = 7  # owns nothing: every item is someone else's
@@ -295,7 +295,7 @@ def test_walks_while_writers_commit(gallery_dsn: str, filters: str, strategy: st
         after = oracle(c, tags, match, ALL_SOURCES, viewer)
         # the derived copies still equal a recomputation from content_tags and the items
         assert c.execute(TAG_NOS_DRIFT_SQL).fetchall() == []
-        assert c.execute(LINK_DATE_DRIFT_SQL).fetchall() == []
+        assert c.execute(LINK_DRIFT_SQL).fetchall() == []
     throughout = (set(before) & set(after)) - touched
     assert throughout, "the writers touched everything: nothing left to check"
     for rows in walks:

@@ -108,7 +108,7 @@ def test_fresh_apply_creates_the_data_model(deployed_dsn: str) -> None:
         ("content_tags", "btree (content_id, content_source, tag_id)"),
         (
             "content_tags",
-            "btree (tag_id, created_at DESC, content_id DESC) INCLUDE (content_source)",
+            "btree (tag_id, created_at DESC, content_id DESC) INCLUDE (content_source, is_private)",
         ),
     ]
     # no legacy column, so no dual write and no backfill work list
@@ -225,12 +225,12 @@ SELECT i.id, i.tag_nos, coalesce(l.nos, '{}')
 """
 
 
-# links whose created_at is not their item's (content_tags_tag_created_idx's order)
-LINK_DATE_DRIFT_SQL = """
-SELECT ct.content_id, ct.tag_id, ct.created_at, i.created_at
+# links whose created_at or is_private is not their item's (content_tags_tag_created_idx)
+LINK_DRIFT_SQL = """
+SELECT ct.content_id, ct.tag_id, ct.created_at, i.created_at, ct.is_private, i.is_private
   FROM content_tags ct
   LEFT JOIN content_items_all i ON i.id = ct.content_id AND i.source_type = ct.content_source
- WHERE ct.created_at IS DISTINCT FROM i.created_at
+ WHERE ct.created_at IS DISTINCT FROM i.created_at OR ct.is_private IS DISTINCT FROM i.is_private
 """
 
 
@@ -262,7 +262,7 @@ def test_tag_nos_follow_content_tags(gallery: str) -> None:
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
     execute(gallery, "DELETE FROM tags WHERE name = 'dog'")
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
-    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(gallery, LINK_DRIFT_SQL) == []
     execute(gallery, "TRUNCATE content_tags")
     assert rows(gallery, "SELECT count(*) FROM content_items_all WHERE tag_nos <> '{}'") == [(0,)]
 
@@ -320,7 +320,7 @@ def test_tag_nos_are_filled_when_the_migration_is_applied_to_existing_links(gall
 
 def test_links_carry_their_items_created_at(gallery: str) -> None:
     assert rows(gallery, "SELECT count(*) FROM content_tags")[0][0] > 30
-    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(gallery, LINK_DRIFT_SQL) == []
     # a date a writer passes is checked at commit, a date written later is replaced
     execute(gallery, "DELETE FROM content_tags WHERE content_id IN (3, 4)")
     execute(
@@ -330,11 +330,11 @@ def test_links_carry_their_items_created_at(gallery: str) -> None:
         "   FROM content_items_all i, tags t WHERE i.id IN (3, 4)",
     )
     execute(gallery, "UPDATE content_tags SET created_at = 'epoch' WHERE content_id % 5 = 1")
-    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(gallery, LINK_DRIFT_SQL) == []
     # re-dating an item re-dates its links, in the same transaction
     with psycopg.connect(gallery) as conn:
         conn.execute("UPDATE content_items_all SET created_at = now() WHERE id IN (5, 6)")
-        assert conn.execute(LINK_DATE_DRIFT_SQL).fetchall() == []
+        assert conn.execute(LINK_DRIFT_SQL).fetchall() == []
         assert (
             conn.execute(
                 "SELECT count(*) FROM content_tags WHERE content_id IN (5, 6)"
@@ -343,40 +343,60 @@ def test_links_carry_their_items_created_at(gallery: str) -> None:
             == rows(gallery, "SELECT count(*) FROM content_tags WHERE content_id IN (5, 6)")[0][0]
             > 0
         )
-    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    # an item made private or public passes it to its links, in the same transaction; a
+    # value a writer passes is replaced at commit
+    with psycopg.connect(gallery) as conn:
+        conn.execute("UPDATE content_items_all SET is_private = NOT is_private WHERE id IN (5, 6)")
+        assert conn.execute(LINK_DRIFT_SQL).fetchall() == []
+    execute(gallery, "DELETE FROM content_tags WHERE content_id = 5")
+    execute(
+        gallery,
+        "INSERT INTO content_tags (content_id, content_source, tag_id, created_at, is_private)"
+        " SELECT i.id, i.source_type, t.id, i.created_at, NOT i.is_private"
+        "   FROM content_items_all i, tags t WHERE i.id = 5",
+    )
+    assert rows(gallery, "SELECT count(*) FROM content_tags WHERE content_id = 5")[0][0] > 0
+    assert rows(gallery, LINK_DRIFT_SQL) == []
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
 
 
-@pytest.mark.parametrize("first", ["link inserted", "item re-dated"])
-def test_a_link_inserted_while_its_item_is_redated_takes_the_new_date(
-    gallery: str, first: str
+@pytest.mark.parametrize("first", ["link inserted", "item changed"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "created_at = created_at + interval '7 days'",
+        "is_private = NOT is_private",
+    ],
+)
+def test_a_link_inserted_while_its_item_changes_takes_the_new_values(
+    gallery: str, first: str, change: str
 ) -> None:
-    """The link reads the item's date before the other transaction commits; the
-    commit (which locks the item) must not let it keep the old one."""
+    """The link reads the item's date and privacy before the other transaction commits;
+    the commit (which locks the item) must not let it keep the old ones."""
     execute(gallery, "DELETE FROM content_tags WHERE content_id = 4")
-    redate = "UPDATE content_items_all SET created_at = created_at + interval '7 days' WHERE id = 4"
+    change_item = f"UPDATE content_items_all SET {change} WHERE id = 4"
     link = "INSERT INTO content_tags SELECT 4, 'auto', id FROM tags WHERE name = 'cat'"
     linker = psycopg.connect(gallery)
-    redater = psycopg.connect(gallery)
+    changer = psycopg.connect(gallery)
     try:
         if first == "link inserted":
             linker.execute(link)
-            redater.execute(redate)
-            redater.commit()  # its links update cannot see the uncommitted link
+            changer.execute(change_item)
+            changer.commit()  # its links update cannot see the uncommitted link
             linker.commit()
         else:
-            redater.execute(redate)
-            linker.execute(link)  # reads the date before the re-dating commits
+            changer.execute(change_item)
+            linker.execute(link)  # reads the item before the change commits
             committing = threading.Thread(target=linker.commit)
-            committing.start()  # waits on the item row the re-dating holds
+            committing.start()  # waits on the item row the change holds
             committing.join(0.5)
-            redater.commit()
+            changer.commit()
             committing.join()
     finally:
         linker.close()
-        redater.close()
+        changer.close()
     assert rows(gallery, "SELECT count(*) FROM content_tags WHERE content_id = 4") == [(1,)]
-    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(gallery, LINK_DRIFT_SQL) == []
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
 
 
@@ -387,9 +407,11 @@ def test_the_time_ordered_tag_index_is_completed_online_and_resumes(gallery: str
         "0011_tag_postings_in_time_order"
     )
     assert api.apply(gallery, SQL_DIR, dry_run=True).online_steps == [
-        "fill content_tags.created_at online, in batches of item ids",
-        f"build index {postings.NEW_INDEX} concurrently (reads and writes go on)",
-        f"drop index {postings.OLD_INDEX} concurrently",
+        postings.FILL_DATES,
+        postings.FILL_PRIVACY,
+        postings.VACUUM,
+        postings.BUILD.format(postings.NEW_INDEX),
+        postings.DROP.format(postings.OLD_INDEX),
     ]
     # the completion stops (its connection killed) while its fill waits on a locked link
     blocker = psycopg.connect(gallery)
@@ -422,19 +444,60 @@ def test_the_time_ordered_tag_index_is_completed_online_and_resumes(gallery: str
     finally:
         blocker.close()
     assert killed, "the fill never waited on the locked link"
-    assert "fill content_tags.created_at" in failed.value.message
+    assert postings.FILL_DATES in failed.value.message
     assert "0011_tag_postings_in_time_order" in api.status(gallery, SQL_DIR).applied_migrations
     # gallery_plan does not consider tag_walk until its index is there
     plan_reason = "SELECT reason FROM gallery.gallery_plan(ARRAY[%s]::uuid[])"
     cat = "00000000-0000-0000-0000-000000000001"
     assert "tag_walk" not in rows(gallery, plan_reason, cat)[0][0]
     result = api.apply(gallery, SQL_DIR)
-    assert result.online_steps[0].startswith("fill")
+    assert result.online_steps[0] == postings.FILL_DATES
     assert api.apply(gallery, SQL_DIR, dry_run=True).online_steps == []
-    assert rows(gallery, LINK_DATE_DRIFT_SQL) == []
+    assert rows(gallery, LINK_DRIFT_SQL) == []
     assert rows(
         gallery,
         "SELECT indexrelid::regclass::text, indisvalid FROM pg_index"
         " WHERE indrelid = 'content_tags'::regclass ORDER BY 1",
     ) == [("content_tags_pkey", True), (postings.NEW_INDEX, True)]
     assert "tag_walk" in rows(gallery, plan_reason, cat)[0][0]
+
+
+def test_link_privacy_is_completed_online(gallery: str) -> None:
+    """Migration 0018 applied to links that have the index without is_private: the links of
+    private items are set, the index with is_private built beside the old one, which it
+    then replaces under its name; until then gallery_count does not read is_private."""
+    api.rollback(gallery, SQL_DIR, to="0017")
+    execute(gallery, "UPDATE content_items_all SET is_private = true WHERE id % 3 = 0")
+    assert api.apply(gallery, SQL_DIR, dry_run=True).online_steps == [
+        postings.FILL_PRIVACY,
+        postings.VACUUM,
+        postings.BUILD.format(postings.BUILD_INDEX),
+        postings.DROP.format(postings.NEW_INDEX),
+        postings.RENAME,
+    ]
+    # interrupted before its index: the links are right, the count reads the items
+    done: list[str] = []
+
+    def stop_before_the_index(step: str, n: int, total: int) -> None:
+        done.append(step)
+        if step == postings.BUILD.format(postings.BUILD_INDEX):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.apply(gallery, SQL_DIR, on_step=stop_before_the_index)
+    assert postings.VACUUM in done
+    assert rows(gallery, LINK_DRIFT_SQL) == []
+    assert api.apply(gallery, SQL_DIR).online_steps == [
+        postings.FILL_PRIVACY,
+        postings.VACUUM,
+        postings.BUILD.format(postings.BUILD_INDEX),
+        postings.DROP.format(postings.NEW_INDEX),
+        postings.RENAME,
+    ]
+    assert api.apply(gallery, SQL_DIR, dry_run=True).online_steps == []
+    assert rows(gallery, LINK_DRIFT_SQL) == []
+    assert rows(
+        gallery,
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) LIKE '%is_private)'"
+        "  FROM pg_index WHERE indrelid = 'content_tags'::regclass ORDER BY 1",
+    ) == [("content_tags_pkey", False), (postings.NEW_INDEX, True)]

@@ -12,11 +12,13 @@ BEGIN
     -- inserted again is there); a number whose tag no longer exists is removed. Each
     -- new array is computed from the item row as it is now, so concurrent writers
     -- never lose each other's tags. Deletes what it applied.
-    -- With the items locked, their links' created_at is aligned with the item's as it
-    -- is now (a link inserted while another transaction re-dated its item read the
-    -- date before that commit; content_tags_take_created_at).
+    -- With the items locked, their links' created_at and is_private are aligned with
+    -- the item's as they are now (a link inserted while another transaction re-dated its
+    -- item or changed its privacy read them before that commit; a writer may have passed
+    -- them: content_tags_take_created_at).
     -- Cost: one primary-key probe and one update per item with queued changes, and a
-    -- read of its links (rewritten only where a date differs: after such a race).
+    -- read of its links (rewritten only where a date or privacy differs: after such a
+    -- race).
     DELETE FROM public.tag_nos_pending_xact WHERE xact = NEW.xact;
     PERFORM 1
        FROM public.content_items_all i
@@ -31,14 +33,15 @@ BEGIN
                    ON i.id = p.content_id AND i.source_type = p.content_source
                  JOIN public.content_tags ct
                    ON ct.content_id = i.id AND ct.content_source = i.source_type
-                WHERE p.xact = NEW.xact AND ct.created_at IS DISTINCT FROM i.created_at) THEN
+                WHERE p.xact = NEW.xact AND (ct.created_at IS DISTINCT FROM i.created_at
+                                             OR ct.is_private <> i.is_private)) THEN
         UPDATE public.content_tags ct
-           SET created_at = i.created_at
+           SET created_at = i.created_at, is_private = i.is_private
           FROM public.content_items_all i
          WHERE (i.id, i.source_type) IN (SELECT p.content_id, p.content_source
                                            FROM public.tag_nos_pending p WHERE p.xact = NEW.xact)
            AND ct.content_id = i.id AND ct.content_source = i.source_type
-           AND ct.created_at IS DISTINCT FROM i.created_at;
+           AND (ct.created_at IS DISTINCT FROM i.created_at OR ct.is_private <> i.is_private);
     END IF;
     WITH queued AS (
         DELETE FROM public.tag_nos_pending p WHERE p.xact = NEW.xact
