@@ -451,6 +451,44 @@ def test_counts_stay_exact_when_the_statistics_overstate_a_tag(gallery_dsn: str,
                 )
 
 
+POSTINGS_COUNT_SQL = """
+SELECT gallery._gallery_count_postings(
+           %(tags)s::uuid[], ARRAY(SELECT tag_no FROM tags WHERE id = ANY (%(tags)s::uuid[])),
+           %(types)s::text[], %(viewer)s, %(limit)s, %(probes)s, %(reads)s) AS items
+"""
+
+
+@pytest.mark.parametrize(
+    ("probes", "reads"), [(10_000, 0), (0, 10_000), (0, 0)], ids=["probes", "reads", "neither"]
+)
+def test_counts_from_the_postings_either_way(
+    conn: psycopg.Connection, probes: int, reads: int
+) -> None:
+    """gallery_count's count of one tag or any of several from their postings, against the
+    oracle, forced to each way of finding the viewer's own private items (an item probe per
+    private posting, or the viewer's items read); with no budget for either it gives up
+    (NULL: gallery_count counts another way), never answers short."""
+    gave_up = 0
+    for k in (1, 2, 3):
+        tags = k_tags(k)
+        for sources, viewer, types in (
+            (COMMUNITY, None, ["items", "auto"]),
+            (ALL_SOURCES, 2, ["items", "auto"]),
+            (["user-auto", "community-auto"], 2, ["auto"]),
+        ):
+            expected = len(oracle(conn, tags, "any", sources, viewer))
+            for limit in (expected + 1, max(1, expected // 2)):
+                args = {"tags": tags, "types": types, "viewer": viewer, "limit": limit}
+                got = conn.execute(
+                    POSTINGS_COUNT_SQL, {**args, "probes": probes, "reads": reads}
+                ).fetchone()["items"]
+                if got is None and (probes, reads) == (0, 0) and viewer is not None:
+                    gave_up += 1
+                    continue
+                assert got == min(expected, limit), (k, sources, limit)
+    assert (gave_up > 0) == ((probes, reads) == (0, 0))
+
+
 RELATED_SQL = """
 SELECT * FROM related_tags(tags => %(tags)s::uuid[], match => %(match)s,
                            sources => %(sources)s::text[], viewer_id => %(viewer)s,

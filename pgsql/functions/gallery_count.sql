@@ -89,7 +89,8 @@ BEGIN
     items of the same types, as by default): the tags' postings alone
     (_gallery_count_postings: index-only, ~0.15 µs each, stopped at cap + 1
     public items of one tag; with a viewer and fewer public ones, one item
-    probe per private posting of the tags, at most 2,000, else as follows).
+    probe per private posting of the tags, at most 2,000, or a read of the
+    viewer's items, at most 6,000, whichever reads less; else as follows).
     exact, otherwise with tags: the planner's estimates (_gallery_choose, one
     stats probe per tag), then either every posting of the tags in the GIN
     index on tag_nos (~0.08 µs each) and at most cap + 1 rows (~0.5 µs
@@ -191,7 +192,7 @@ BEGIN
                         WHERE a.attrelid = to_regclass('public.content_tags_tag_created_idx')
                           AND a.attname = 'is_private')
            AND NOT _gallery_tag_nos_pending() THEN
-            v_found := _gallery_count_postings(tags, v_types, viewer_id, cap + 1);
+            v_found := _gallery_count_postings(tags, v_tag_nos, v_types, viewer_id, cap + 1);
             IF v_found IS NOT NULL THEN
                 v_items := least(v_found, cap);
                 v_exact := v_found <= cap;

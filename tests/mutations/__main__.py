@@ -174,6 +174,29 @@ MUTATIONS = [
         (("CASE WHEN p_match = 'all'", "CASE WHEN false"),),
     ),
     Mutation(
+        "counts from the postings take private ones as public",
+        "_gallery_count_postings.sql",
+        (("WHERE ct.tag_id = v_tag AND NOT ct.is_private", "WHERE ct.tag_id = v_tag"),),
+    ),
+    Mutation(
+        "a link takes its item's date but not its privacy",
+        "content_tags_take_created_at.sql",
+        (
+            (
+                "        SELECT i.created_at, i.is_private INTO NEW.created_at, NEW.is_private\n"
+                "          FROM public.content_items i\n",
+                "        SELECT i.created_at, false INTO NEW.created_at, NEW.is_private\n"
+                "          FROM public.content_items i\n",
+            ),
+            (
+                "        SELECT i.created_at, i.is_private INTO NEW.created_at, NEW.is_private\n"
+                "          FROM public.content_items_auto i\n",
+                "        SELECT i.created_at, false INTO NEW.created_at, NEW.is_private\n"
+                "          FROM public.content_items_auto i\n",
+            ),
+        ),
+    ),
+    Mutation(
         "cursor signature not checked",
         "_gallery_cursor_read.sql",
         (("OR p.parts[5] IS DISTINCT FROM", "OR false AND p.parts[5] IS DISTINCT FROM"),),
