@@ -451,6 +451,30 @@ def test_counts_stay_exact_when_the_statistics_overstate_a_tag(gallery_dsn: str,
                 )
 
 
+@pytest.mark.parametrize("knob", [True, False])
+def test_the_postings_count_knob(gallery_dsn: str, knob: bool) -> None:
+    """enable_count_postings decides whether gallery_count counts from the postings where
+    the sources allow (function calls tracked in the transaction); either way the counts
+    are the oracle's."""
+    with psycopg.connect(gallery_dsn, row_factory=dict_row) as c:
+        c.execute(
+            "UPDATE gallery_config SET enable_count_postings = %s, plan_memo_entries = 0", (knob,)
+        )
+        c.execute("SET LOCAL track_functions = 'pl'")
+        for tags, match in (([TAGS[0]], "all"), (k_tags(3), "any")):
+            for sources, viewer in ((ALL_SOURCES, 2), (COMMUNITY, None)):
+                expected = len(oracle(c, tags, match, sources, viewer))
+                args = {"tags": tags, "match": match, "sources": sources, "viewer": viewer}
+                got = c.execute(COUNT_SQL, {**args, "cap": expected + 1}).fetchone()
+                assert (got["items"], got["exact"]) == (expected, True)
+        calls = c.execute(
+            "SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_xact_user_functions"
+            " WHERE funcname = '_gallery_count_postings'"
+        ).fetchone()["n"]
+        assert calls == (4 if knob else 0)
+        c.rollback()
+
+
 POSTINGS_COUNT_SQL = """
 SELECT gallery._gallery_count_postings(
            %(tags)s::uuid[], ARRAY(SELECT tag_no FROM tags WHERE id = ANY (%(tags)s::uuid[])),

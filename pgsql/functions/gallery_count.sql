@@ -178,8 +178,8 @@ BEGIN
     END IF;
     -- One tag, or any of several, in a scope of every public item of some source types
     -- (anonymous; or with the viewer's own items of the same types): the postings alone,
-    -- once they carry is_private (migration 0018), and not while this transaction's link
-    -- changes are missing from tag_nos (what gallery_page reads)
+    -- once they carry is_private (migration 0018), unless the knob is off, and not while
+    -- this transaction's link changes are missing from tag_nos (what gallery_page reads)
     IF v_exact IS NULL AND (cardinality(v_tag_nos) = 1 OR (match = 'any' AND cardinality(v_tag_nos) > 0)) THEN
         SELECT array_agg(v.src) FILTER (WHERE v.others = ANY (v_sources)),
                coalesce(array_agg(v.src) FILTER (WHERE v.others = ANY (v_sources))
@@ -187,7 +187,7 @@ BEGIN
           INTO v_types, v_own_too
           FROM (VALUES ('items', 'user-regular', 'community-regular'),
                        ('auto', 'user-auto', 'community-auto')) AS v (src, own, others);
-        IF (viewer_id IS NULL OR v_own_too)
+        IF v_cfg.enable_count_postings AND (viewer_id IS NULL OR v_own_too)
            AND EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = to_regclass('public.content_tags_tag_created_idx')
                           AND a.attname = 'is_private')

@@ -22,6 +22,10 @@ ALTER TABLE content_tags ADD COLUMN is_private boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN content_tags.is_private IS
     'The item''s is_private, kept by triggers (any value written is replaced at commit); the online fill of migration 0018 sets it on older links';
 
+ALTER TABLE gallery_config ADD COLUMN enable_count_postings boolean NOT NULL DEFAULT true;
+COMMENT ON COLUMN gallery_config.enable_count_postings IS
+    'Let gallery_count count one tag, or any of several, from the postings (content_tags.is_private) where the scope allows; off: as before migration 0018';
+
 DROP TRIGGER content_items_all_redate_tags ON content_items_all;
 CREATE TRIGGER content_items_all_redate_tags
     AFTER UPDATE OF created_at, is_private ON content_items_all
