@@ -71,12 +71,8 @@ BEGIN
     END IF;
     -- checked above: at most max_tags elements, so this is cheap
     v_plan.tags := ARRAY(SELECT DISTINCT t FROM unnest(p_tags) AS t ORDER BY t);
-    v_plan.own := array_remove(ARRAY[CASE WHEN 'user-auto' = ANY (v_plan.sources) THEN 'auto' END,
-                                     CASE WHEN 'user-regular' = ANY (v_plan.sources) THEN 'items' END],
-                               NULL);
-    v_plan.others := array_remove(ARRAY[CASE WHEN 'community-auto' = ANY (v_plan.sources) THEN 'auto' END,
-                                        CASE WHEN 'community-regular' = ANY (v_plan.sources) THEN 'items' END],
-                                  NULL);
+    v_plan.own := _gallery_source_types(v_plan.sources, 'user');
+    v_plan.others := _gallery_source_types(v_plan.sources, 'community');
     v_plan.types := array_remove(ARRAY[CASE WHEN 'auto' = ANY (v_plan.own || v_plan.others) THEN 'auto' END,
                                        CASE WHEN 'items' = ANY (v_plan.own || v_plan.others) THEN 'items' END],
                                  NULL);

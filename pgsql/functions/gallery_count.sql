@@ -38,8 +38,7 @@ DECLARE
     v_budget bigint;
     v_found bigint;
     v_own_only boolean;
-    v_types text[];  -- the source types in scope, when the postings can count
-    v_own_too boolean;  -- the viewer's own items of the same types are in scope
+    v_types text[];  -- the source types of the community sources (the postings' count)
     v_tag_ids uuid[];
     v_reading text := 'tag_array';  -- _gallery_matches_sql's way of reading the matches
 BEGIN
@@ -181,13 +180,9 @@ BEGIN
     -- once they carry is_private (migration 0018), unless the knob is off, and not while
     -- this transaction's link changes are missing from tag_nos (what gallery_page reads)
     IF v_exact IS NULL AND (cardinality(v_tag_nos) = 1 OR (match = 'any' AND cardinality(v_tag_nos) > 0)) THEN
-        SELECT array_agg(v.src) FILTER (WHERE v.others = ANY (v_sources)),
-               coalesce(array_agg(v.src) FILTER (WHERE v.others = ANY (v_sources))
-                        = array_agg(v.src) FILTER (WHERE v.own = ANY (v_sources)), false)
-          INTO v_types, v_own_too
-          FROM (VALUES ('items', 'user-regular', 'community-regular'),
-                       ('auto', 'user-auto', 'community-auto')) AS v (src, own, others);
-        IF v_cfg.enable_count_postings AND (viewer_id IS NULL OR v_own_too)
+        v_types := _gallery_source_types(v_sources, 'community');
+        IF v_cfg.enable_count_postings
+           AND (viewer_id IS NULL OR _gallery_source_types(v_sources, 'user') = v_types)
            AND EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = to_regclass('public.content_tags_tag_created_idx')
                           AND a.attname = 'is_private')
