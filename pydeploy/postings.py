@@ -13,7 +13,7 @@ own:
 * fill the NULL ``created_at`` (and ``is_private``) of the links of one range of item ids
   at a time (``FILL_BATCH_LINKS`` links or so a batch; writers wait on one batch at most);
 * set ``is_private`` on the links of private items the same way (the column's default
-  is false), the items locked (FOR SHARE) while their links are set;
+  is false);
 * ``VACUUM`` the table: the fills leave pages that index-only reads of the postings
   would otherwise check in the table, row by row, until autovacuum comes by;
 * ``CREATE INDEX CONCURRENTLY`` the new index (writes go on): under its own name when
@@ -21,13 +21,16 @@ own:
   CONCURRENTLY``) and the new one takes its name;
 * ``DROP INDEX CONCURRENTLY`` the index 0011 replaced.
 
-Links written meanwhile take both values from the triggers, and the fills only touch
-links whose value is missing or differs from their item's, read with the item locked, so
-nothing they write can go stale. Every step is decided from the database as it is: an
-interrupted completion (a killed connection, a restart) resumes where it stopped with the
-next ``apply``; an index an interrupted build left INVALID is dropped and built again.
-Until the index is there, gallery_plan does not choose ``tag_walk`` nor ``tag_merge``;
-until it carries is_private, gallery_count does not read it.
+Links written meanwhile take both values from the triggers. The date fill only touches
+links still NULL, which an item's change makes non-NULL; the privacy fill updates links
+that have a date, and every such update takes the item's values again (the row trigger
+reads the item as committed then), so nothing the fills write can go stale.
+
+Every step is decided from the database as it is: an interrupted completion (a killed
+connection, a restart) resumes where it stopped with the next ``apply``; an index an
+interrupted build left INVALID is dropped and built again. Until the index is there,
+gallery_plan does not choose ``tag_walk`` nor ``tag_merge``; until it carries
+is_private, gallery_count does not read it.
 """
 
 from __future__ import annotations
@@ -72,17 +75,14 @@ UPDATE public.content_tags ct
  WHERE ct.content_id >= %(low)s AND ct.content_id < %(high)s AND ct.created_at IS NULL
    AND i.id = ct.content_id AND i.source_type = ct.content_source
 """
-# (the items locked: one whose privacy changes meanwhile passes it to its links after this)
+# (each link updated runs content_tags_take_created_at, which reads its item again: a
+# privacy change committed after this statement's snapshot is what the link gets)
 FILL_PRIVACY_SQL = """
-WITH private AS (
-    SELECT i.id, i.source_type FROM public.content_items_all i
-     WHERE i.id >= %(low)s AND i.id < %(high)s AND i.is_private
-       FOR SHARE
-)
 UPDATE public.content_tags ct
    SET is_private = true
-  FROM private p
- WHERE ct.content_id = p.id AND ct.content_source = p.source_type AND NOT ct.is_private
+  FROM public.content_items_all i
+ WHERE i.id >= %(low)s AND i.id < %(high)s AND i.is_private
+   AND ct.content_id = i.id AND ct.content_source = i.source_type AND NOT ct.is_private
 """
 
 

@@ -496,3 +496,45 @@ def test_link_privacy_is_completed_online(gallery: str) -> None:
         "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) LIKE '%is_private)'"
         "  FROM pg_index WHERE indrelid = 'content_tags'::regclass ORDER BY 1",
     ) == [("content_tags_pkey", False), (postings.NEW_INDEX, True)]
+
+
+def test_the_link_privacy_fill_waits_for_an_item_made_public(gallery: str) -> None:
+    """The online fill reads an item as private while another transaction makes it public
+    and commits: the fill must wait for that commit and leave the item's links public."""
+    api.rollback(gallery, SQL_DIR, to="0017")
+    execute(gallery, "UPDATE content_items_all SET is_private = true WHERE id % 3 = 0")
+    item = rows(gallery, "SELECT max(content_id) FROM content_tags WHERE content_id % 3 = 0")[0][0]
+    changer = psycopg.connect(gallery)
+    waited: list[int] = []
+
+    def commit_once_the_fill_waits() -> None:
+        for _ in range(100):
+            waiting = changer.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+            ).fetchall()
+            if waiting:
+                waited.append(waiting[0][0])
+                break
+            time.sleep(0.05)
+        changer.commit()
+
+    committer = threading.Thread(target=commit_once_the_fill_waits)
+
+    def on_step(step: str, done: int, total: int) -> None:
+        if step == postings.FILL_PRIVACY:  # the migration has committed: its trigger is on
+            changer.execute(
+                "UPDATE content_items_all SET is_private = false WHERE id = %s", (item,)
+            )
+            committer.start()
+
+    try:
+        api.apply(gallery, SQL_DIR, on_step=on_step)
+        committer.join()
+    finally:
+        changer.close()
+    assert waited, "the fill never waited on the item"
+    assert rows(
+        gallery, "SELECT bool_or(is_private) FROM content_tags WHERE content_id = %s", item
+    ) == [(False,)]
+    assert rows(gallery, LINK_DRIFT_SQL) == []
