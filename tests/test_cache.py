@@ -268,13 +268,18 @@ def test_concurrent_writers_and_readers_never_see_a_stale_page(
                 while not stop.is_set():
                     n += 1
                     tag = (TAG_A, TAG_B)[(n + seed) % 2]
-                    w.execute(WRITES["link inserted"][0], {"a": tag})
-                    w.execute(
-                        "UPDATE content_items_all SET is_private = NOT is_private WHERE id ="
-                        " (SELECT min(content_id) + %s FROM content_tags WHERE tag_id = %s)",
-                        (n % 3, tag),
-                    )
-                    w.execute(WRITES["link deleted"][0], {"a": tag})
+                    # a privacy change and a change of the same item's links in two
+                    # transactions at once can deadlock (docs/db.md): that write is lost
+                    try:
+                        w.execute(WRITES["link inserted"][0], {"a": tag})
+                        w.execute(
+                            "UPDATE content_items_all SET is_private = NOT is_private WHERE id ="
+                            " (SELECT min(content_id) + %s FROM content_tags WHERE tag_id = %s)",
+                            (n % 3, tag),
+                        )
+                        w.execute(WRITES["link deleted"][0], {"a": tag})
+                    except psycopg.errors.DeadlockDetected:
+                        continue
         except BaseException as e:
             errors.append(e)
 
