@@ -13,7 +13,6 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     v_tag uuid;
-    v_tag_public bigint;
     v_public bigint;
     v_private bigint;
     v_viewer_items bigint;
@@ -33,35 +32,40 @@ BEGIN
     index carries is_private (pydeploy completes it online) and that this
     transaction has no link change pending (its links would differ from the
     items' tag_nos, which gallery_page reads).
-    Cost: public items: each tag's postings, index-only (~0.15 µs each),
-    stopped at its p_limit-th public one (a tag on a share s of public items
-    in scope: ~p_limit / s postings): the first tag to reach it ends the
-    count; several tags none of which does: their public postings (fewer
-    than p_limit each) read again and hashed, for distinct items. With a
+    Cost: public items: the tag on the most items (one statistics probe per
+    tag) alone, its postings index-only (~0.15-0.4 µs each), stopped at its
+    p_limit-th public one (a tag on a share s of public items in scope:
+    ~p_limit / s postings): that settles a popular tag's count. Short of it,
+    with several tags: each tag's postings again, at most p_limit public
+    ones each, hashed for distinct items. With a
     viewer, when the public ones are fewer than p_limit: the tags' private
     postings and the viewer's items are counted (index-only, up to their
     budgets + 1), then the cheaper read: one item probe per private posting
     for its creator, or the viewer's items in the creator index, tested.
     */
-    -- each tag alone first: one with p_limit public items settles it
-    v_public := 0;
-    FOREACH v_tag IN ARRAY p_tags LOOP
-        SELECT count(*) INTO v_tag_public
-          FROM (SELECT 1 FROM public.content_tags ct
-                 WHERE ct.tag_id = v_tag AND NOT ct.is_private
-                   AND ct.content_source = ANY (p_types)
-                 LIMIT p_limit) AS p;
-        IF v_tag_public >= p_limit THEN
-            RETURN p_limit;
-        END IF;
-        v_public := v_tag_public;
-    END LOOP;
-    IF cardinality(p_tags) > 1 THEN  -- then every public posting of theirs, items once
+    -- the tag on the most items (statistics) alone first: p_limit public items of it
+    -- settle the count
+    SELECT t.tag_id INTO v_tag
+      FROM unnest(p_tags) AS t (tag_id)
+     ORDER BY (SELECT sum(s.cardinality) FROM public.tag_cardinality_stats s
+                WHERE s.tag_id = t.tag_id) DESC NULLS LAST
+     LIMIT 1;
+    SELECT count(*) INTO v_public
+      FROM (SELECT 1 FROM public.content_tags ct
+             WHERE ct.tag_id = v_tag AND NOT ct.is_private
+               AND ct.content_source = ANY (p_types)
+             LIMIT p_limit) AS p;
+    IF v_public < p_limit AND cardinality(p_tags) > 1 THEN
+        -- then each tag's first p_limit public postings, items once: p_limit or more
+        -- means at least p_limit, fewer is every public item of theirs
         SELECT count(*) INTO v_public
-          FROM (SELECT DISTINCT ct.content_id, ct.content_source
-                  FROM public.content_tags ct
-                 WHERE ct.tag_id = ANY (p_tags) AND NOT ct.is_private
-                   AND ct.content_source = ANY (p_types)) AS d;
+          FROM (SELECT DISTINCT p.content_id, p.content_source
+                  FROM unnest(p_tags) AS t (tag_id)
+                 CROSS JOIN LATERAL (
+                       SELECT ct.content_id, ct.content_source FROM public.content_tags ct
+                        WHERE ct.tag_id = t.tag_id AND NOT ct.is_private
+                          AND ct.content_source = ANY (p_types)
+                        LIMIT p_limit) AS p) AS d;
     END IF;
     IF v_public >= p_limit OR p_viewer_id IS NULL THEN
         RETURN least(v_public, p_limit);

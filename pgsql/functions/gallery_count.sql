@@ -86,7 +86,7 @@ BEGIN
     100). exact, one tag or any of several, in a scope that shows every
     public item of its source types (anonymous, or with the viewer's own
     items of the same types, as by default): the tags' postings alone
-    (_gallery_count_postings: index-only, ~0.15 µs each, stopped at cap + 1
+    (_gallery_count_postings: index-only, ~0.15-0.4 µs each, stopped at cap + 1
     public items of one tag; with a viewer and fewer public ones, one item
     probe per private posting of the tags, at most 2,000, or a read of the
     viewer's items, at most 6,000, whichever reads less; else as follows).
