@@ -400,6 +400,19 @@ def test_a_link_inserted_while_its_item_changes_takes_the_new_values(
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
 
 
+def session_waiting_on(holder: psycopg.Connection) -> int | None:
+    """The pid of a session that waits on a lock ``holder`` holds, within 10 s (None)."""
+    for _ in range(100):
+        waiting = holder.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+        ).fetchall()
+        if waiting:
+            return int(waiting[0][0])
+        time.sleep(0.1)
+    return None
+
+
 def test_the_time_ordered_tag_index_is_completed_online_and_resumes(gallery: str) -> None:
     """Migration 0011 applied to a table with links leaves the fill and the index to
     pydeploy apply's online steps; an interrupted completion resumes."""
@@ -418,16 +431,10 @@ def test_the_time_ordered_tag_index_is_completed_online_and_resumes(gallery: str
     killed: list[int] = []
 
     def kill_the_waiting_fill() -> None:
-        for _ in range(100):
-            waiting = blocker.execute(
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
-            ).fetchall()
-            if waiting:
-                blocker.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
-                killed.append(waiting[0][0])
-                break
-            time.sleep(0.1)
+        waiting = session_waiting_on(blocker)
+        if waiting is not None:
+            blocker.execute("SELECT pg_terminate_backend(%s)", (waiting,))
+            killed.append(waiting)
         blocker.rollback()
 
     killer = threading.Thread(target=kill_the_waiting_fill)
@@ -508,15 +515,9 @@ def test_the_link_privacy_fill_waits_for_an_item_made_public(gallery: str) -> No
     waited: list[int] = []
 
     def commit_once_the_fill_waits() -> None:
-        for _ in range(100):
-            waiting = changer.execute(
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
-            ).fetchall()
-            if waiting:
-                waited.append(waiting[0][0])
-                break
-            time.sleep(0.05)
+        waiting = session_waiting_on(changer)
+        if waiting is not None:
+            waited.append(waiting)
         changer.commit()
 
     committer = threading.Thread(target=commit_once_the_fill_waits)
