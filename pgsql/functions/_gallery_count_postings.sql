@@ -19,29 +19,30 @@ DECLARE
     v_own bigint;
 BEGIN
     /*
-    Contract: for gallery_count, the number of items that carry at least one of
-    the tags p_tags (one tag: that tag) in a scope that shows every public item
-    of the source types p_types and, with a viewer, the viewer's own private
-    ones of those types too (sources with user-X and community-X both, or
-    anonymous), read from the links' postings (content_tags_tag_created_idx,
-    which carries is_private: migration 0018; public items without reading an
-    item): at most p_limit (p_limit means "p_limit or more"). p_tag_nos: the tags'
-    numbers. NULL when the viewer's part would take more than
-    p_probe_budget item probes and more than p_read_budget item reads:
-    the caller then counts another way. Unknown tags add nothing. The caller checks that the
-    index carries is_private (pydeploy completes it online) and that this
-    transaction has no link change pending (its links would differ from the
-    items' tag_nos, which gallery_page reads).
+    Contract: for gallery_count, the number of items that carry at least one
+    of the tags p_tags (one tag: that tag) in a scope that shows every public
+    item of the source types p_types and, with a viewer, the viewer's own
+    private ones of those types too (sources with user-X and community-X
+    both, or anonymous), read from the links' postings
+    (content_tags_tag_created_idx, which carries is_private since migration
+    0018; public items without reading an item): at most p_limit (p_limit
+    means "p_limit or more"). p_tag_nos: the tags' numbers. NULL when the
+    viewer's part would take more than p_probe_budget item probes and more
+    than p_read_budget item reads: the caller then counts another way.
+    Unknown tags add nothing. The caller checks that the index carries
+    is_private (pydeploy completes it online) and that this transaction has
+    no link change pending (its links would differ from the items' tag_nos,
+    which gallery_page reads).
     Cost: public items: the tag on the most items (one statistics probe per
     tag) alone, its postings index-only (~0.15-0.4 µs each), stopped at its
     p_limit-th public one (a tag on a share s of public items in scope:
     ~p_limit / s postings): that settles a popular tag's count. Short of it,
     with several tags: each tag's postings again, at most p_limit public
-    ones each, hashed for distinct items. With a
-    viewer, when the public ones are fewer than p_limit: the tags' private
-    postings and the viewer's items are counted (index-only, up to their
-    budgets + 1), then the cheaper read: one item probe per private posting
-    for its creator, or the viewer's items in the creator index, tested.
+    ones each, hashed for distinct items. With a viewer, when the public ones
+    are fewer than p_limit: the tags' private postings and the viewer's items
+    are counted (index-only, up to their budgets + 1), then the cheaper read:
+    one item probe per private posting for its creator, or the viewer's items
+    in the creator index, tested.
     */
     -- the tag on the most items (statistics) alone first: p_limit public items of it
     -- settle the count
