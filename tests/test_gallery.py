@@ -584,6 +584,47 @@ def test_related_tags_count_the_newest_matches(conn: psycopg.Connection, match: 
         )
 
 
+@pytest.mark.parametrize("match", ["all", "any"])
+def test_related_tags_default_sample_is_bounded_by_links(gallery_dsn: str, match: str) -> None:
+    """With sample NULL (the default) related_tags counts the newest matches (at most 1,000)
+    before the one whose tags pass gallery_config.related_tags_max_links, at least one;
+    exact only when that is every match. The knob is set low so that the bound cuts."""
+    budget = 40
+    cut = 0
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        c.execute("UPDATE gallery_config SET related_tags_max_links = %s", (budget,))
+        for tags in ([], [TAGS[0]], [TAGS[0], TAGS[5]], RARE_TAGS, [EMPTY_TAG]):
+            for sources, viewer in SCOPES:
+                matches = oracle(c, tags, match, sources, viewer)
+                sizes = {
+                    r["id"]: r["n"]
+                    for r in c.execute(
+                        "SELECT id, cardinality(tag_nos) AS n FROM content_items_all"
+                        " WHERE id = ANY (%s)",
+                        (matches,),
+                    )
+                }
+                counted: list[int] = []
+                links = 0
+                for item in matches[:1000]:
+                    if links >= budget:
+                        break
+                    counted.append(item)
+                    links += sizes[item]
+                cut += len(counted) < len(matches)
+                args = {"tags": tags, "match": match, "sources": sources, "viewer": viewer}
+                got = c.execute(RELATED_SQL, {**args, "max_tags": 8, "sample": None}).fetchall()
+                expected = c.execute(
+                    RELATED_ORACLE_SQL, {"ids": counted, "tags": tags, "max_tags": 8}
+                ).fetchall()
+                assert [(str(r["tag_id"]), r["items"]) for r in got] == [
+                    (str(r["tag_id"]), r["items"]) for r in expected
+                ], (tags, sources)
+                assert all(r["sampled_items"] == len(counted) for r in got)
+                assert all(r["exact"] == (counted == matches) for r in got)
+    assert cut > 10
+
+
 def test_row_columns(conn: psycopg.Connection) -> None:
     row = conn.execute(
         "SELECT * FROM gallery_page(page_size => 1, sources => %s::text[])", (COMMUNITY,)
@@ -862,6 +903,7 @@ def test_planner_knobs(gallery_dsn: str) -> None:
         ("max_work_mem_mb = 100000", "max_work_mem_mb_range"),
         ("telemetry_sample_rate = 1.5", "telemetry_sample_rate_range"),
         ("max_tags = 0", "max_tags_range"),
+        ("related_tags_max_links = 0", "related_tags_max_links_range"),
     ],
 )
 def test_bad_knob_values_are_rejected_on_write(

@@ -1,0 +1,1 @@
+ALTER TABLE gallery_config DROP COLUMN related_tags_max_links;
