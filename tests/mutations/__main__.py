@@ -197,6 +197,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "related_tags says exact when its link budget cut the matches",
+        "related_tags.sql",
+        (
+            (
+                "< $3 AND (SELECT count(*) FROM m) = (SELECT count(*) FROM r)",
+                "< $3",
+            ),
+        ),
+    ),
+    Mutation(
         "cursor signature not checked",
         "_gallery_cursor_read.sql",
         (("OR p.parts[5] IS DISTINCT FROM", "OR false AND p.parts[5] IS DISTINCT FROM"),),
