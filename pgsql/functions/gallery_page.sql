@@ -39,6 +39,7 @@ DECLARE
     v_slot bigint;
     v_evicted bigint;
     v_fill boolean := false;
+    v_read_only boolean;  -- (a hot standby): no cache, no telemetry
     v_cacheable boolean;
 BEGIN
     /*
@@ -81,7 +82,9 @@ BEGIN
     tags' statistics (_gallery_request); then the chosen strategy's (see each
     strategy's function) plus one HMAC per returned row in the same
     statement (and under prev a sort of the page's rows), planned once per
-    session; a sampled telemetry insert; on a cache miss, the page stored.
+    session; a sampled telemetry insert (an unlogged table: its commit waits
+    for no WAL flush; none in a read-only transaction); on a cache miss, the
+    page stored.
     */
     IF strategy IS NOT NULL
        AND NOT has_table_privilege(session_user, 'public.gallery_config', 'UPDATE') THEN
@@ -94,7 +97,8 @@ BEGIN
     -- every knob, cache_enabled included). A hit is this one statement. A session
     -- that last saw the cache off skips the cache (gallery.page_cache_seen: a hint,
     -- kept below; the config decides, and the session's next call uses it).
-    v_cacheable := strategy IS NULL AND NOT current_setting('transaction_read_only')::boolean;
+    v_read_only := current_setting('transaction_read_only')::boolean;
+    v_cacheable := strategy IS NULL AND NOT v_read_only;
     IF v_cacheable AND current_setting('gallery.page_cache_seen', true) IS DISTINCT FROM 'off'
        AND current_setting('gallery.page_cache_filling', true) IS DISTINCT FROM 'on' THEN
         RETURN QUERY
@@ -301,7 +305,7 @@ BEGIN
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     END IF;
 
-    IF random() < v_req.telemetry_sample_rate THEN
+    IF random() < v_req.telemetry_sample_rate AND NOT v_read_only THEN
         BEGIN
             INSERT INTO public.gallery_telemetry (strategy, forced, k, match, sources, rarest_count,
                                            estimated_candidates, rows_returned, duration_ms)

@@ -1,0 +1,24 @@
+-- gallery_telemetry logged again, with the rows recorded since 0020 (the logged table
+-- back under its name; created when 0020 had dropped it empty). The copy holds an
+-- exclusive lock on the unlogged table until the rollback commits.
+CREATE TABLE IF NOT EXISTS gallery_telemetry_before_0020 (LIKE gallery_telemetry INCLUDING DEFAULTS);
+CREATE INDEX IF NOT EXISTS gallery_telemetry_before_0020_called_at_idx
+    ON gallery_telemetry_before_0020 USING brin (called_at);
+LOCK TABLE gallery_telemetry IN EXCLUSIVE MODE;
+INSERT INTO gallery_telemetry_before_0020 SELECT * FROM gallery_telemetry;
+
+CREATE OR REPLACE VIEW gallery_telemetry_summary AS
+SELECT strategy, k, count(*) AS calls,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
+       max(duration_ms) AS max_ms,
+       avg(rows_returned) AS avg_rows,
+       min(called_at) AS first_call, max(called_at) AS last_call
+  FROM gallery_telemetry_before_0020
+ GROUP BY strategy, k;
+DROP TABLE gallery_telemetry;
+
+ALTER TABLE gallery_telemetry_before_0020 RENAME TO gallery_telemetry;
+ALTER INDEX gallery_telemetry_before_0020_called_at_idx RENAME TO gallery_telemetry_called_at_idx;
+COMMENT ON TABLE gallery_telemetry IS
+    'Sampled gallery_page calls (gallery_config.telemetry_sample_rate); summarised by gallery_telemetry_summary';
