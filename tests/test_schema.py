@@ -542,7 +542,7 @@ def test_the_link_privacy_fill_waits_for_an_item_made_public(gallery: str) -> No
 
 
 def test_telemetry_turns_unlogged_keeping_its_rows(gallery: str) -> None:
-    """Migration 0020: the rows recorded before stay in the logged table under its new
+    """Migration 0021: the rows recorded before stay in the logged table under its new
     name; a session that sampled calls before the upgrade writes to the unlogged table
     after it; the rollback brings both sets back into one logged table."""
     tables = (
@@ -550,7 +550,7 @@ def test_telemetry_turns_unlogged_keeping_its_rows(gallery: str) -> None:
         " WHERE relname LIKE 'gallery\\_telemetry%' AND relkind = 'r' ORDER BY 1"
     )
     assert rows(gallery, tables) == [("gallery_telemetry", "u")]  # a new database: none kept
-    api.rollback(gallery, SQL_DIR, to="0019")
+    api.rollback(gallery, SQL_DIR, to="0020")
     assert rows(gallery, tables) == [("gallery_telemetry", "p")]
     execute(gallery, "UPDATE gallery_config SET telemetry_sample_rate = 1")
     with psycopg.connect(gallery, autocommit=True) as caller:
@@ -560,14 +560,39 @@ def test_telemetry_turns_unlogged_keeping_its_rows(gallery: str) -> None:
         api.apply(gallery, SQL_DIR)
         assert rows(gallery, tables) == [
             ("gallery_telemetry", "u"),
-            ("gallery_telemetry_before_0020", "p"),
+            ("gallery_telemetry_before_0021", "p"),
         ]
         caller.execute(read_page)  # its kept plan of the insert now reaches the new table
         caller.execute(read_page)
-    assert rows(gallery, "SELECT count(*) FROM gallery_telemetry_before_0020") == [(1,)]
+    assert rows(gallery, "SELECT count(*) FROM gallery_telemetry_before_0021") == [(1,)]
     assert rows(gallery, "SELECT sum(calls) FROM gallery_telemetry_summary") == [(2,)]
-    api.rollback(gallery, SQL_DIR, to="0019")
+    api.rollback(gallery, SQL_DIR, to="0020")
     assert rows(gallery, tables) == [("gallery_telemetry", "p")]
     assert rows(gallery, "SELECT sum(calls) FROM gallery_telemetry_summary") == [(3,)]
     api.apply(gallery, SQL_DIR)  # the rows, logged, stay where they were
-    assert rows(gallery, "SELECT count(*) FROM gallery_telemetry_before_0020") == [(3,)]
+    assert rows(gallery, "SELECT count(*) FROM gallery_telemetry_before_0021") == [(3,)]
+
+
+def test_cursors_are_signed_with_pgcrypto_in_another_schema(blank_dsn: str) -> None:
+    """A database that has pgcrypto in a schema of its own (as managed services do): the
+    deploy keeps it there, pages are signed and read back, also after pgcrypto moves."""
+    execute(blank_dsn, "CREATE SCHEMA extensions; CREATE EXTENSION pgcrypto SCHEMA extensions")
+    api.apply(blank_dsn, SQL_DIR)
+    execute(
+        blank_dsn,
+        """
+        INSERT INTO users (id, username) VALUES (1, 'ann');
+        INSERT INTO content_items_all (title, creator_id, source_type, created_at)
+        SELECT 'item ' || g, 1, 'items', timestamptz '2025-01-01' + g * interval '1 hour'
+          FROM generate_series(1, 5) g;
+        """,
+    )
+    pages = "SELECT id, row_cursor FROM gallery.gallery_page(NULL, %s, 2)"
+    first = rows(blank_dsn, pages, None)
+    assert [r[0] for r in rows(blank_dsn, pages, first[-1][1])] == [3, 2]
+    execute(blank_dsn, "CREATE SCHEMA elsewhere; ALTER EXTENSION pgcrypto SET SCHEMA elsewhere")
+    assert [r[0] for r in rows(blank_dsn, pages, first[-1][1])] == [3, 2]
+    assert rows(
+        blank_dsn,
+        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pgcrypto'",
+    ) == [("elsewhere",)]

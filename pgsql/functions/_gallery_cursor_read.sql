@@ -50,8 +50,8 @@ AS $$  -- noqa: PD006 OFFSET 0 fences the one-row check (computed once), it page
                                                   ELSE '^-?([0-9]{1,19}|Infinity)$' END
                                  OR p.parts[3] !~ '^-?[0-9]{1,19}$'
                                  OR p.parts[5] IS DISTINCT FROM
-                                    left(encode(public.hmac(array_to_string(p.parts[1:4], '.'),
-                                                            p_secret, 'sha256'), 'hex'), 20)
+                                    left(encode(gallery._gallery_hmac_sha256(array_to_string(p.parts[1:4], '.'),
+                                                                              p_secret), 'hex'), 20)
                                THEN 'altered'
                                WHEN p.parts[4] <> p_filter_hash THEN 'filters'
                           END AS problem

@@ -33,7 +33,7 @@ AS $$
            w.title, w.content_type, w.content_data, w.path_thumb,
            w.path_thumbs_alt_res, w.prompt, w.item_metadata,
            w.is_private, w.quality_score, w.updated_at,
-           w.payload || '.' || left(encode(public.hmac(w.payload, p_secret, 'sha256'), 'hex'), 20),
+           w.payload || '.' || left(encode(gallery._gallery_hmac_sha256(w.payload, p_secret), 'hex'), 20),
            w.found > p_page_size
       FROM (SELECT s.*, count(*) OVER () AS found,
                    -- (the stored bytes in hex: ~4x cheaper than decimal µs through numeric)

@@ -1,4 +1,4 @@
--- depends: 0019_related_tags_link_budget
+-- depends: 0020_cursor_hmac_any_schema
 -- gallery_telemetry UNLOGGED, like the other tables gallery_page writes (plan memo, page
 -- cache): a sampled call made its read-only transaction a logged write, whose commit
 -- waits for a WAL flush (on this package's test machine ~0.2 ms a sampled call from the
@@ -10,12 +10,12 @@
 -- that every sampled call would wait for. The logged table keeps its rows under a new
 -- name instead (dropped here when it has none, as on a new database); the new table
 -- takes the name, the index name and the summary view.
-ALTER TABLE gallery_telemetry RENAME TO gallery_telemetry_before_0020;
-ALTER INDEX gallery_telemetry_called_at_idx RENAME TO gallery_telemetry_before_0020_called_at_idx;
-COMMENT ON TABLE gallery_telemetry_before_0020 IS
-    'gallery_telemetry''s rows recorded before migration 0020 (no longer written; drop it when not needed)';
+ALTER TABLE gallery_telemetry RENAME TO gallery_telemetry_before_0021;
+ALTER INDEX gallery_telemetry_called_at_idx RENAME TO gallery_telemetry_before_0021_called_at_idx;
+COMMENT ON TABLE gallery_telemetry_before_0021 IS
+    'gallery_telemetry''s rows recorded before migration 0021 (no longer written; drop it when not needed)';
 
-CREATE UNLOGGED TABLE gallery_telemetry (LIKE gallery_telemetry_before_0020 INCLUDING DEFAULTS);
+CREATE UNLOGGED TABLE gallery_telemetry (LIKE gallery_telemetry_before_0021 INCLUDING DEFAULTS);
 CREATE INDEX gallery_telemetry_called_at_idx ON gallery_telemetry USING brin (called_at);
 COMMENT ON TABLE gallery_telemetry IS
     'Sampled gallery_page calls (gallery_config.telemetry_sample_rate; UNLOGGED: emptied by a crash restart); summarised by gallery_telemetry_summary';
@@ -32,8 +32,8 @@ SELECT strategy, k, count(*) AS calls,
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM gallery_telemetry_before_0020) THEN
-        DROP TABLE gallery_telemetry_before_0020;
+    IF NOT EXISTS (SELECT FROM gallery_telemetry_before_0021) THEN
+        DROP TABLE gallery_telemetry_before_0021;
     END IF;
 END
 $$;

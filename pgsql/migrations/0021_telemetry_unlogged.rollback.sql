@@ -1,11 +1,11 @@
--- gallery_telemetry logged again, with the rows recorded since 0020 (the logged table
--- back under its name; created when 0020 had dropped it empty). The copy holds an
+-- gallery_telemetry logged again, with the rows recorded since 0021 (the logged table
+-- back under its name; created when 0021 had dropped it empty). The copy holds an
 -- exclusive lock on the unlogged table until the rollback commits.
-CREATE TABLE IF NOT EXISTS gallery_telemetry_before_0020 (LIKE gallery_telemetry INCLUDING DEFAULTS);
-CREATE INDEX IF NOT EXISTS gallery_telemetry_before_0020_called_at_idx
-    ON gallery_telemetry_before_0020 USING brin (called_at);
+CREATE TABLE IF NOT EXISTS gallery_telemetry_before_0021 (LIKE gallery_telemetry INCLUDING DEFAULTS);
+CREATE INDEX IF NOT EXISTS gallery_telemetry_before_0021_called_at_idx
+    ON gallery_telemetry_before_0021 USING brin (called_at);
 LOCK TABLE gallery_telemetry IN EXCLUSIVE MODE;
-INSERT INTO gallery_telemetry_before_0020 SELECT * FROM gallery_telemetry;
+INSERT INTO gallery_telemetry_before_0021 SELECT * FROM gallery_telemetry;
 
 CREATE OR REPLACE VIEW gallery_telemetry_summary AS
 SELECT strategy, k, count(*) AS calls,
@@ -14,11 +14,11 @@ SELECT strategy, k, count(*) AS calls,
        max(duration_ms) AS max_ms,
        avg(rows_returned) AS avg_rows,
        min(called_at) AS first_call, max(called_at) AS last_call
-  FROM gallery_telemetry_before_0020
+  FROM gallery_telemetry_before_0021
  GROUP BY strategy, k;
 DROP TABLE gallery_telemetry;
 
-ALTER TABLE gallery_telemetry_before_0020 RENAME TO gallery_telemetry;
-ALTER INDEX gallery_telemetry_before_0020_called_at_idx RENAME TO gallery_telemetry_called_at_idx;
+ALTER TABLE gallery_telemetry_before_0021 RENAME TO gallery_telemetry;
+ALTER INDEX gallery_telemetry_before_0021_called_at_idx RENAME TO gallery_telemetry_called_at_idx;
 COMMENT ON TABLE gallery_telemetry IS
     'Sampled gallery_page calls (gallery_config.telemetry_sample_rate); summarised by gallery_telemetry_summary';

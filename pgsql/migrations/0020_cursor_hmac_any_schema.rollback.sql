@@ -1,0 +1,1 @@
+DROP FUNCTION gallery._gallery_hmac_sha256(text, text);
