@@ -36,7 +36,7 @@ ADMIN_FUNCTIONS = (
 )
 ADMIN_TABLES = {
     "gallery_config": "SELECT, UPDATE",
-    "gallery_telemetry": "SELECT",
+    "gallery_telemetry": "SELECT, DELETE",  # DELETE: the nightly clean-up (schedule.py)
     "gallery_telemetry_summary": "SELECT",
     "tag_cardinality_stats": "SELECT",
     "tag_pair_stats": "SELECT",
@@ -84,6 +84,21 @@ def in_place(cur: psycopg.Cursor, roles: Roles) -> bool:
         if row != (True,):
             return False
     row = cur.execute(
+        "SELECT pg_has_role(%s, %s, 'MEMBER') AND has_schema_privilege(%s, %s, 'USAGE')"
+        "       AND NOT has_schema_privilege('public', %s, 'USAGE')",
+        (roles.admin, roles.reader, roles.reader, SCHEMA, SCHEMA),
+    ).fetchone()
+    if row != (True,):
+        return False
+    for table, rights in ADMIN_TABLES.items():
+        for right in rights.split(", "):  # (has_table_privilege: true if any one is held)
+            row = cur.execute(
+                "SELECT to_regclass(%s) IS NULL OR has_table_privilege(%s, to_regclass(%s), %s)",
+                (f"public.{table}", roles.admin, f"public.{table}", right),
+            ).fetchone()
+            if row != (True,):
+                return False
+    row = cur.execute(
         "SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) a"
         " WHERE p.pronamespace = to_regnamespace(%s) AND a.grantee = 0"
         "   AND a.privilege_type = 'EXECUTE'",
@@ -126,9 +141,6 @@ def grant(cur: psycopg.Cursor, roles: Roles) -> None:
         sql.SQL("GRANT {} TO {}").format(reader, admin),
         sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema),
         sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, reader),
-        sql.SQL(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC"
-        ).format(schema),
         sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {} FROM PUBLIC").format(schema),
     ]
     statements += [

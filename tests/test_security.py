@@ -146,17 +146,50 @@ def test_public_may_execute_nothing_of_the_package(gallery_dsn: str) -> None:
         assert schema_writers == []
 
 
-def test_apply_is_idempotent_and_puts_back_a_revoked_grant(gallery_dsn: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "in_place"),
+    [
+        (
+            "REVOKE EXECUTE ON FUNCTION gallery.gallery_page(uuid[], text, integer, text, text[],"
+            " bigint, text, text) FROM gallery_reader",
+            "SELECT has_function_privilege('gallery_reader', 'gallery.gallery_page(uuid[], text,"
+            " integer, text, text[], bigint, text, text)', 'EXECUTE')",
+        ),
+        (
+            "REVOKE USAGE ON SCHEMA gallery FROM gallery_reader",
+            "SELECT has_schema_privilege('gallery_reader', 'gallery', 'USAGE')",
+        ),
+        (
+            "GRANT USAGE ON SCHEMA gallery TO PUBLIC",
+            "SELECT NOT has_schema_privilege('public', 'gallery', 'USAGE')",
+        ),
+        (
+            "REVOKE gallery_reader FROM gallery_admin",
+            "SELECT pg_has_role('gallery_admin', 'gallery_reader', 'MEMBER')",
+        ),
+        (
+            "REVOKE UPDATE ON gallery_config FROM gallery_admin",
+            "SELECT has_table_privilege('gallery_admin', 'gallery_config', 'UPDATE')",
+        ),
+        (
+            "REVOKE DELETE ON gallery_telemetry FROM gallery_admin",
+            "SELECT has_table_privilege('gallery_admin', 'gallery_telemetry', 'DELETE')",
+        ),
+    ],
+)
+def test_apply_is_idempotent_and_puts_back_a_revoked_grant(
+    gallery_dsn: str, change: str, in_place: str
+) -> None:
     assert not api.apply(gallery_dsn, SQL_DIR).changed
     with psycopg.connect(gallery_dsn, autocommit=True) as c:
-        signature = c.execute(
-            "SELECT 'gallery.gallery_page'::regproc::regprocedure::text"
-        ).fetchone()
-        c.execute(f"REVOKE EXECUTE ON FUNCTION {signature[0]} FROM gallery_reader")
+        c.execute(change)
+        assert c.execute(in_place).fetchone() == (False,)
     plan = api.apply(gallery_dsn, SQL_DIR, dry_run=True)
     assert plan.grants and plan.changed
     assert api.apply(gallery_dsn, SQL_DIR).grants
     assert not api.apply(gallery_dsn, SQL_DIR).changed
+    with psycopg.connect(gallery_dsn) as c:
+        assert c.execute(in_place).fetchone() == (True,)
 
 
 # Objects an untrusted role can create in public (a database it owns, or a cluster
