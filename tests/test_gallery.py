@@ -823,6 +823,12 @@ def test_telemetry_is_sampled_and_never_fails_the_call(gallery_dsn: str) -> None
         c.execute("ALTER TABLE gallery_telemetry DROP CONSTRAINT refuse")
         page(c, tags=[TAGS[0]], sources=COMMUNITY)
         assert c.execute("SELECT count(*) AS n FROM gallery_telemetry").fetchone()["n"] == 2
+        # a ring of telemetry_max_rows: the newest calls replace the oldest
+        c.execute("UPDATE gallery_config SET telemetry_sample_rate = 1, telemetry_max_rows = 3")
+        for k in range(1, 6):
+            page(c, tags=TAGS[:k], sources=COMMUNITY)
+        kept = c.execute("SELECT k FROM gallery_telemetry ORDER BY called_at, k").fetchall()
+        assert [r["k"] for r in kept] == [3, 4, 5]
 
 
 def plan_of(conn: psycopg.Connection, tags: list[str], match: str = "all") -> dict:
@@ -904,6 +910,7 @@ def test_planner_knobs(gallery_dsn: str) -> None:
         ("telemetry_sample_rate = 1.5", "telemetry_sample_rate_range"),
         ("max_tags = 0", "max_tags_range"),
         ("related_tags_max_links = 0", "related_tags_max_links_range"),
+        ("telemetry_max_rows = 0", "telemetry_max_rows_range"),
     ],
 )
 def test_bad_knob_values_are_rejected_on_write(

@@ -82,9 +82,9 @@ BEGIN
     tags' statistics (_gallery_request); then the chosen strategy's (see each
     strategy's function) plus one HMAC per returned row in the same
     statement (and under prev a sort of the page's rows), planned once per
-    session; a sampled telemetry insert (an unlogged table: its commit waits
-    for no WAL flush; none in a read-only transaction); on a cache miss, the
-    page stored.
+    session; a sampled telemetry row (an unlogged ring of telemetry_max_rows:
+    its commit waits for no WAL flush; none in a read-only transaction); on a
+    cache miss, the page stored.
     */
     IF strategy IS NOT NULL
        AND NOT has_table_privilege(session_user, 'public.gallery_config', 'UPDATE') THEN
@@ -307,12 +307,22 @@ BEGIN
 
     IF random() < v_req.telemetry_sample_rate AND NOT v_read_only THEN
         BEGIN
-            INSERT INTO public.gallery_telemetry (strategy, forced, k, match, sources, rarest_count,
-                                           estimated_candidates, rows_returned, duration_ms)
-            VALUES (v_req.strategy, v_req.forced, v_req.k, match, v_req.sources,
+            -- a ring: the slot after the last one written replaces what it held
+            INSERT INTO public.gallery_telemetry AS t
+                   (slot, called_at, strategy, forced, k, match, sources, rarest_count,
+                    estimated_candidates, rows_returned, duration_ms)
+            VALUES (nextval('public.gallery_telemetry_slots')
+                    % (SELECT c.telemetry_max_rows FROM public.gallery_config c),
+                    now(), v_req.strategy, v_req.forced, v_req.k, match, v_req.sources,
                     v_req.rarest_count, v_req.estimated_candidates,
                     v_rows,
-                    extract(epoch FROM clock_timestamp() - v_started) * 1000);
+                    extract(epoch FROM clock_timestamp() - v_started) * 1000)
+            ON CONFLICT (slot) DO UPDATE
+               SET called_at = excluded.called_at, strategy = excluded.strategy,
+                   forced = excluded.forced, k = excluded.k, match = excluded.match,
+                   sources = excluded.sources, rarest_count = excluded.rarest_count,
+                   estimated_candidates = excluded.estimated_candidates,
+                   rows_returned = excluded.rows_returned, duration_ms = excluded.duration_ms;
         EXCEPTION WHEN OTHERS THEN
             NULL;  -- telemetry never fails a page
         END;

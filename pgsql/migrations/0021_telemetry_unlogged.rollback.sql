@@ -2,10 +2,14 @@
 -- back under its name; created when 0021 had dropped it empty). The copy holds an
 -- exclusive lock on the unlogged table until the rollback commits.
 CREATE TABLE IF NOT EXISTS gallery_telemetry_before_0021 (LIKE gallery_telemetry INCLUDING DEFAULTS);
+ALTER TABLE gallery_telemetry_before_0021 DROP COLUMN IF EXISTS slot;
 CREATE INDEX IF NOT EXISTS gallery_telemetry_before_0021_called_at_idx
     ON gallery_telemetry_before_0021 USING brin (called_at);
 LOCK TABLE gallery_telemetry IN EXCLUSIVE MODE;
-INSERT INTO gallery_telemetry_before_0021 SELECT * FROM gallery_telemetry;
+INSERT INTO gallery_telemetry_before_0021
+SELECT called_at, strategy, forced, k, match, sources, rarest_count, estimated_candidates,
+       rows_returned, duration_ms
+  FROM gallery_telemetry ORDER BY called_at;
 
 CREATE OR REPLACE VIEW gallery_telemetry_summary AS
 SELECT strategy, k, count(*) AS calls,
@@ -17,6 +21,8 @@ SELECT strategy, k, count(*) AS calls,
   FROM gallery_telemetry_before_0021
  GROUP BY strategy, k;
 DROP TABLE gallery_telemetry;
+DROP SEQUENCE gallery_telemetry_slots;
+ALTER TABLE gallery_config DROP COLUMN telemetry_max_rows;
 
 ALTER TABLE gallery_telemetry_before_0021 RENAME TO gallery_telemetry;
 ALTER INDEX gallery_telemetry_before_0021_called_at_idx RENAME TO gallery_telemetry_called_at_idx;

@@ -6,19 +6,33 @@
 -- default sample rate). Unlogged rows are not written to WAL: such a commit does not
 -- wait. A crash restart empties the table, and standbys cannot read it (sampled
 -- diagnostics, documented in operations.md).
+-- And bounded: the table was only kept in check by the nightly clean-up job, so without
+-- pg_cron it grew forever (a tenth of all calls). It is now a ring of at most
+-- gallery_config.telemetry_max_rows rows: a sampled call writes the slot after the last
+-- one written (gallery_telemetry_slots, modulo the knob), replacing what was there.
+-- (No index on called_at: its updates would not be HOT; the summary reads the ring.)
 -- Not ALTER TABLE ... SET UNLOGGED: that rewrites the table under an exclusive lock
 -- that every sampled call would wait for. The logged table keeps its rows under a new
 -- name instead (dropped here when it has none, as on a new database); the new table
--- takes the name, the index name and the summary view.
+-- takes the name and the summary view.
 ALTER TABLE gallery_telemetry RENAME TO gallery_telemetry_before_0021;
 ALTER INDEX gallery_telemetry_called_at_idx RENAME TO gallery_telemetry_before_0021_called_at_idx;
 COMMENT ON TABLE gallery_telemetry_before_0021 IS
     'gallery_telemetry''s rows recorded before migration 0021 (no longer written; drop it when not needed)';
 
-CREATE UNLOGGED TABLE gallery_telemetry (LIKE gallery_telemetry_before_0021 INCLUDING DEFAULTS);
-CREATE INDEX gallery_telemetry_called_at_idx ON gallery_telemetry USING brin (called_at);
+ALTER TABLE gallery_config ADD COLUMN telemetry_max_rows integer NOT NULL DEFAULT 100000
+    CONSTRAINT telemetry_max_rows_range CHECK (telemetry_max_rows BETWEEN 1 AND 10000000);
+COMMENT ON COLUMN gallery_config.telemetry_max_rows IS
+    'gallery_telemetry keeps at most this many sampled calls, the newest (a ring)';
+CREATE UNLOGGED SEQUENCE gallery_telemetry_slots;
+COMMENT ON SEQUENCE gallery_telemetry_slots IS
+    'sampled gallery_page calls recorded (the ring position in gallery_telemetry)';
+CREATE UNLOGGED TABLE gallery_telemetry (
+    slot bigint PRIMARY KEY,
+    LIKE gallery_telemetry_before_0021 INCLUDING DEFAULTS
+);
 COMMENT ON TABLE gallery_telemetry IS
-    'Sampled gallery_page calls (gallery_config.telemetry_sample_rate; UNLOGGED: emptied by a crash restart); summarised by gallery_telemetry_summary';
+    'The newest sampled gallery_page calls (gallery_config.telemetry_sample_rate, at most telemetry_max_rows; UNLOGGED: emptied by a crash restart); summarised by gallery_telemetry_summary';
 
 CREATE OR REPLACE VIEW gallery_telemetry_summary AS
 SELECT strategy, k, count(*) AS calls,
