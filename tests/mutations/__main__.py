@@ -207,6 +207,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "telemetry not bounded by telemetry_max_rows",
+        "gallery_page.sql",
+        (
+            (
+                "% (SELECT c.telemetry_max_rows FROM public.gallery_config c)",
+                "% 9223372036854775807",
+            ),
+        ),
+    ),
+    Mutation(
         "cursor signature not checked",
         "_gallery_cursor_read.sql",
         (("OR p.parts[5] IS DISTINCT FROM", "OR false AND p.parts[5] IS DISTINCT FROM"),),
