@@ -36,7 +36,8 @@ ADMIN_FUNCTIONS = (
 )
 ADMIN_TABLES = {
     "gallery_config": "SELECT, UPDATE",
-    "gallery_telemetry": "SELECT, DELETE",  # DELETE: the nightly clean-up (schedule.py)
+    # DELETE: the nightly clean-up (schedule.py), run as the role that scheduled it
+    "gallery_telemetry": "SELECT, DELETE",
     "gallery_telemetry_summary": "SELECT",
     "tag_cardinality_stats": "SELECT",
     "tag_pair_stats": "SELECT",

@@ -831,6 +831,22 @@ def test_telemetry_is_sampled_and_never_fails_the_call(gallery_dsn: str) -> None
         assert [r["k"] for r in kept] == [3, 4, 5]
 
 
+def test_telemetry_never_waits_for_a_transaction_holding_its_slot(gallery_dsn: str) -> None:
+    """A ring of one slot: a caller whose sampled call wrote it stays in its transaction;
+    another caller's sampled call skips its sample instead of waiting for it."""
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        c.execute("UPDATE gallery_config SET telemetry_sample_rate = 1, telemetry_max_rows = 1")
+        page(c, tags=[TAGS[0]], sources=COMMUNITY)  # the slot's row exists
+        with psycopg.connect(gallery_dsn, row_factory=dict_row) as holder:
+            page(holder, tags=[TAGS[0], TAGS[1]], sources=COMMUNITY)  # holds it, uncommitted
+            c.execute("SET statement_timeout = '5s'")  # (WHEN OTHERS does not catch it)
+            assert page(c, tags=[TAGS[0], TAGS[1], TAGS[2]], sources=COMMUNITY)
+            holder.commit()
+        assert [r["k"] for r in c.execute("SELECT k FROM gallery_telemetry")] == [2]
+        page(c, tags=[TAGS[0], TAGS[1], TAGS[2]], sources=COMMUNITY)
+        assert [r["k"] for r in c.execute("SELECT k FROM gallery_telemetry")] == [3]
+
+
 def plan_of(conn: psycopg.Connection, tags: list[str], match: str = "all") -> dict:
     return conn.execute(
         "SELECT * FROM gallery_plan(%s::uuid[], %s, %s::text[])", (tags, match, COMMUNITY)

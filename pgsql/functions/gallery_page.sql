@@ -41,6 +41,7 @@ DECLARE
     v_fill boolean := false;
     v_read_only boolean;  -- (a hot standby): no cache, no telemetry
     v_cacheable boolean;
+    v_telemetry_slot bigint;
 BEGIN
     /*
     Contract (docs/api.md): one page of the gallery, newest first
@@ -307,22 +308,31 @@ BEGIN
 
     IF random() < v_req.telemetry_sample_rate AND NOT v_read_only THEN
         BEGIN
-            -- a ring: the slot after the last one written replaces what it held
-            INSERT INTO public.gallery_telemetry AS t
-                   (slot, called_at, strategy, forced, k, match, sources, rarest_count,
-                    estimated_candidates, rows_returned, duration_ms)
-            VALUES (nextval('public.gallery_telemetry_slots')
-                    % (SELECT c.telemetry_max_rows FROM public.gallery_config c),
-                    now(), v_req.strategy, v_req.forced, v_req.k, match, v_req.sources,
-                    v_req.rarest_count, v_req.estimated_candidates,
-                    v_rows,
-                    extract(epoch FROM clock_timestamp() - v_started) * 1000)
-            ON CONFLICT (slot) DO UPDATE
-               SET called_at = excluded.called_at, strategy = excluded.strategy,
-                   forced = excluded.forced, k = excluded.k, match = excluded.match,
-                   sources = excluded.sources, rarest_count = excluded.rarest_count,
-                   estimated_candidates = excluded.estimated_candidates,
-                   rows_returned = excluded.rows_returned, duration_ms = excluded.duration_ms;
+            -- a ring: the slot after the last one written replaces what it held. Never
+            -- a wait: a row another transaction holds (it wrote that slot and has not
+            -- committed) is skipped, and so is this sample.
+            v_telemetry_slot := nextval('public.gallery_telemetry_slots')
+                                % (SELECT c.telemetry_max_rows FROM public.gallery_config c);
+            UPDATE public.gallery_telemetry t
+               SET called_at = now(), strategy = v_req.strategy, forced = v_req.forced,
+                   k = v_req.k, match = gallery_page.match, sources = v_req.sources,
+                   rarest_count = v_req.rarest_count,
+                   estimated_candidates = v_req.estimated_candidates, rows_returned = v_rows,
+                   duration_ms = extract(epoch FROM clock_timestamp() - v_started) * 1000
+             WHERE t.slot = (SELECT o.slot FROM public.gallery_telemetry o
+                              WHERE o.slot = v_telemetry_slot
+                                FOR UPDATE SKIP LOCKED);
+            IF NOT FOUND THEN  -- the ring's first lap (or the row held: it exists, no insert)
+                INSERT INTO public.gallery_telemetry
+                       (slot, called_at, strategy, forced, k, match, sources, rarest_count,
+                        estimated_candidates, rows_returned, duration_ms)
+                SELECT v_telemetry_slot, now(), v_req.strategy, v_req.forced, v_req.k, match,
+                       v_req.sources, v_req.rarest_count, v_req.estimated_candidates, v_rows,
+                       extract(epoch FROM clock_timestamp() - v_started) * 1000
+                 WHERE NOT EXISTS (SELECT FROM public.gallery_telemetry o
+                                    WHERE o.slot = v_telemetry_slot)
+                ON CONFLICT DO NOTHING;
+            END IF;
         EXCEPTION WHEN OTHERS THEN
             NULL;  -- telemetry never fails a page
         END;

@@ -1,6 +1,8 @@
 -- gallery_telemetry logged again, with the rows recorded since 0021 (the logged table
 -- back under its name; created when 0021 had dropped it empty). The copy holds an
--- exclusive lock on the unlogged table until the rollback commits.
+-- exclusive lock on the unlogged table until the rollback commits. gallery_config is
+-- locked first, as gallery_page calls lock it (they read it before writing telemetry).
+LOCK TABLE gallery_config IN ACCESS EXCLUSIVE MODE;
 CREATE TABLE IF NOT EXISTS gallery_telemetry_before_0021 (LIKE gallery_telemetry INCLUDING DEFAULTS);
 ALTER TABLE gallery_telemetry_before_0021 DROP COLUMN IF EXISTS slot;
 CREATE INDEX IF NOT EXISTS gallery_telemetry_before_0021_called_at_idx

@@ -9,21 +9,25 @@
 -- And bounded: the table was only kept in check by the nightly clean-up job, so without
 -- pg_cron it grew forever (a tenth of all calls). It is now a ring of at most
 -- gallery_config.telemetry_max_rows rows: a sampled call writes the slot after the last
--- one written (gallery_telemetry_slots, modulo the knob), replacing what was there.
+-- one written (gallery_telemetry_slots, modulo the knob), replacing what was there, and
+-- skips the sample rather than wait for a transaction that holds that row.
 -- (No index on called_at: its updates would not be HOT; the summary reads the ring.)
 -- Not ALTER TABLE ... SET UNLOGGED: that rewrites the table under an exclusive lock
 -- that every sampled call would wait for. The logged table keeps its rows under a new
 -- name instead (dropped here when it has none, as on a new database); the new table
 -- takes the name and the summary view.
+-- gallery_config first: a gallery_page call reads it before it writes telemetry, so
+-- locking them in the other order could deadlock with one.
+ALTER TABLE gallery_config ADD COLUMN telemetry_max_rows integer NOT NULL DEFAULT 100000
+    CONSTRAINT telemetry_max_rows_range CHECK (telemetry_max_rows BETWEEN 1 AND 10000000);
+COMMENT ON COLUMN gallery_config.telemetry_max_rows IS
+    'gallery_telemetry is a ring of this many slots: a sampled call writes slot n mod this (n counts them)';
+
 ALTER TABLE gallery_telemetry RENAME TO gallery_telemetry_before_0021;
 ALTER INDEX gallery_telemetry_called_at_idx RENAME TO gallery_telemetry_before_0021_called_at_idx;
 COMMENT ON TABLE gallery_telemetry_before_0021 IS
     'gallery_telemetry''s rows recorded before migration 0021 (no longer written; drop it when not needed)';
 
-ALTER TABLE gallery_config ADD COLUMN telemetry_max_rows integer NOT NULL DEFAULT 100000
-    CONSTRAINT telemetry_max_rows_range CHECK (telemetry_max_rows BETWEEN 1 AND 10000000);
-COMMENT ON COLUMN gallery_config.telemetry_max_rows IS
-    'gallery_telemetry keeps at most this many sampled calls, the newest (a ring)';
 CREATE UNLOGGED SEQUENCE gallery_telemetry_slots;
 COMMENT ON SEQUENCE gallery_telemetry_slots IS
     'sampled gallery_page calls recorded (the ring position in gallery_telemetry)';

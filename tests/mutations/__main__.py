@@ -217,6 +217,11 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "telemetry waits for a transaction holding its slot",
+        "gallery_page.sql",
+        (("FOR UPDATE SKIP LOCKED);", "FOR UPDATE);"),),
+    ),
+    Mutation(
         "cursor signature not checked",
         "_gallery_cursor_read.sql",
         (("OR p.parts[5] IS DISTINCT FROM", "OR false AND p.parts[5] IS DISTINCT FROM"),),
