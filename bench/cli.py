@@ -19,6 +19,7 @@ from bench import cache as bench_cache
 from bench import counts as bench_counts
 from bench import loadtest
 from bench import run as bench_run
+from bench import telemetry as bench_telemetry
 from bench.generate import DATASETS, check_request, generate
 from bench.reference import create_reference_database
 from pydeploy import api
@@ -257,6 +258,21 @@ def count_command(
     paths = bench_counts.write_outputs(report, out)
     click.echo(paths["md"].read_text())
     click.echo("written: " + ", ".join(str(p) for p in paths.values()), err=True)
+
+
+@main.command("telemetry")
+@click.option("--dsn", help="A database with the package applied and data (default: bench_zipf).")
+@click.option("--rounds", default=5, show_default=True, help="Turns of the three variants.")
+@click.option("--calls", default=200, show_default=True, help="Timed calls per variant a turn.")
+def telemetry_command(dsn: str | None, rounds: int, calls: int) -> None:
+    """What a sampled call's telemetry row costs the caller, commit included: sample rate
+    0, every call sampled into the unlogged table, and into the table made LOGGED (the
+    previous release's); client ms per call, in turns. Prints a markdown table."""
+    dsn = dsn or psycopg.conninfo.make_conninfo(resolve_dsn(None), dbname="bench_zipf")
+    result = bench_telemetry.run(dsn, rounds=rounds, calls=calls)
+    click.echo(
+        bench_telemetry.markdown(result, shlex.join(["python", "-m", "bench", *sys.argv[1:]]))
+    )
 
 
 @main.command("cache")

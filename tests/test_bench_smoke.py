@@ -99,6 +99,16 @@ def test_askubuntu_at_scale_0_01(blank_dsn: str, tmp_path: Path) -> None:
     report = _run_smoke_bench(blank_dsn, tmp_path)
     assert "K = 10 ALL" not in {c["label"] for c in report["classes"]}  # at most 5 tags each
 
+    measured = CliRunner().invoke(
+        main, ["telemetry", "--dsn", blank_dsn, "--rounds", "1", "--calls", "2"]
+    )
+    assert measured.exit_code == 0, measured.output
+    assert "| logged |" in measured.output
+    with psycopg.connect(blank_dsn) as conn:  # left as deployed
+        assert conn.execute(
+            "SELECT relpersistence FROM pg_class WHERE relname = 'gallery_telemetry'"
+        ).fetchone() == ("u",)
+
 
 def test_askubuntu_data_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(generate, "ASKUBUNTU_DATA", tmp_path / "askubuntu")
