@@ -596,3 +596,40 @@ def test_cursors_are_signed_with_pgcrypto_in_another_schema(blank_dsn: str) -> N
         blank_dsn,
         "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pgcrypto'",
     ) == [("elsewhere",)]
+
+
+def test_the_telemetry_migration_waits_for_a_page_in_flight(gallery: str) -> None:
+    """0021 on a live database: a page of the previous release has read gallery_config
+    (as a page does first) when the migration starts, then writes telemetry. The migration
+    locks gallery_config first, so it waits for that transaction instead of deadlocking
+    with it (telemetry first, then gallery_config, the two would wait on each other)."""
+    api.rollback(gallery, SQL_DIR, to="0020")
+    errors: list[Exception] = []
+
+    def migrate() -> None:
+        try:
+            api.apply(gallery, SQL_DIR)
+        except Exception as e:  # (reported below)
+            errors.append(e)
+
+    with psycopg.connect(gallery) as in_flight:
+        in_flight.execute("SELECT max_tags FROM gallery_config")
+        migration = threading.Thread(target=migrate)
+        migration.start()
+        (page_pid,) = in_flight.execute("SELECT pg_backend_pid()").fetchone()
+        blocked = "SELECT count(*) FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[%s::integer]"
+        for _ in range(100):  # (each look in a connection of its own: a transaction's
+            if rows(gallery, blocked, page_pid) != [(0,)]:  # view of the activity is fixed)
+                break
+            time.sleep(0.1)
+        assert rows(gallery, blocked, page_pid) == [(1,)], errors  # the migration waits
+        in_flight.execute(  # then its telemetry, as the previous release writes it
+            "INSERT INTO gallery_telemetry (strategy, forced, k, match, sources, rows_returned,"
+            " duration_ms) VALUES ('order_first', false, 0, 'all', '{community-regular}', 25, 1)"
+        )
+        in_flight.commit()
+        migration.join(timeout=60)
+    assert not migration.is_alive() and errors == []
+    assert rows(
+        gallery, "SELECT relpersistence FROM pg_class WHERE relname = 'gallery_telemetry'"
+    ) == [("u",)]
