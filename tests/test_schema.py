@@ -617,7 +617,10 @@ def test_the_telemetry_migration_waits_for_a_page_in_flight(gallery: str) -> Non
         migration = threading.Thread(target=migrate)
         migration.start()
         (page_pid,) = in_flight.execute("SELECT pg_backend_pid()").fetchone()
-        blocked = "SELECT count(*) FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[%s::integer]"
+        blocked = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE pg_blocking_pids(pid) @> ARRAY[%s::integer]"
+        )
         for _ in range(100):  # (each look in a connection of its own: a transaction's
             if rows(gallery, blocked, page_pid) != [(0,)]:  # view of the activity is fixed)
                 break
