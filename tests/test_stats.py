@@ -292,6 +292,37 @@ def test_sampled_time_and_pair_statistics_reach_the_planner(gallery_dsn: str) ->
         assert "passes" not in plan("old", "tag1", match="any")["reason"]  # tag1 is recent
 
 
+def test_pair_lifts_are_counted_over_the_whole_sample(gallery_dsn: str) -> None:
+    """Items with ~135 tags each (as on dense data, where pairs outnumber items by far):
+    every stored lift is the one the sample gives, items with both tags over the items
+    independence predicts, all counted over every sampled item (here the whole table)."""
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        c.execute("INSERT INTO tags (name) SELECT 'many' || n FROM generate_series(1, 150) n")
+        c.execute(
+            "INSERT INTO content_tags (content_id, content_source, tag_id)"
+            " SELECT i.id, i.source_type, t.id FROM content_items_all i, tags t"
+            " WHERE t.name LIKE 'many%' AND hashint8(i.id * 1000 + t.tag_no) % 10 <> 0"
+        )
+        c.execute("SELECT gallery_stats_refresh()")
+        wrong = c.execute(
+            """
+            WITH n AS (SELECT count(*)::float8 AS m FROM content_items_all),
+                 per_tag AS (SELECT t.id, count(*)::float8 AS n FROM content_items_all i
+                               JOIN tags t ON t.tag_no = ANY (i.tag_nos) GROUP BY t.id)
+            SELECT ps.tag_a, ps.tag_b, ps.lift,
+                   greatest((SELECT count(*) FROM content_items_all i
+                              WHERE i.tag_nos @> ARRAY[ta.tag_no, tb.tag_no]), 0.5)
+                   * n.m / (a.n * b.n) AS exact
+              FROM tag_pair_stats ps, n
+              JOIN tags ta ON true JOIN tags tb ON true
+              JOIN per_tag a ON true JOIN per_tag b ON true
+             WHERE ta.id = ps.tag_a AND tb.id = ps.tag_b AND a.id = ps.tag_a AND b.id = ps.tag_b
+            """
+        ).fetchall()
+        assert len(wrong) > 10_000  # (the 150 tags' pairs among them)
+        assert [r for r in wrong if abs(r["lift"] - r["exact"]) > 1e-4 * r["exact"]] == []
+
+
 def test_the_sample_of_a_never_analyzed_table_is_sized_by_its_rows(deployed_dsn: str) -> None:
     """Right after a bulk load the partitions have no row estimate (reltuples -1): the
     sample analyzes them first, instead of taking every item (bit strings as long as

@@ -1,6 +1,5 @@
 CREATE OR REPLACE FUNCTION gallery._gallery_stats_sample(
-    p_sample_rows integer DEFAULT 20000, p_pair_tags integer DEFAULT 200,
-    p_pair_budget bigint DEFAULT 4000000)
+    p_sample_rows integer DEFAULT 20000, p_pair_tags integer DEFAULT 200)
 RETURNS TABLE (sampled_items bigint, pair_rows bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, gallery, pg_temp
@@ -20,15 +19,16 @@ BEGIN
           them anyway);
       tag_pair_stats, for every pair of the p_pair_tags most frequent tags
           seen at least 20 times: lift = items with both / the number
-          independence predicts, counted in as many sampled items as keep
-          the pairs under p_pair_budget rows (a pair never seen counts as
-          half an item, so that lift stays a usable upper estimate);
+          independence predicts, both counted over the whole sample from the
+          tags' bit strings (a pair never seen together counts as half an
+          item, so that lift stays a usable upper estimate);
       count_sample_bits, the sample itself for gallery_count's estimate: a
           bit string over the sample's positions per tag (tag_no), per
           creator, per source (with the partition's exact size) and for the
           items that are not private.
     Cost: one sampling pass over content_items_all (Bernoulli reads every
-    page), a sort of the sample, one grouped pass over its tags, at most p_pair_budget pair rows grouped;
+    page), a sort of the sample, one grouped pass over its tags, one AND and
+    bit count of two bit strings per pair (at most p_pair_tags^2 / 2);
     the bit strings: one sort of the sample's links, sample-size characters
     per tag and creator seen in it (~0.1 s for 20,000 items with 3,000 tags),
     and a count of each partition (an index-only scan); an ANALYZE of the
@@ -73,8 +73,11 @@ BEGIN
                   LEFT JOIN newest w ON w.source_type = s.source_type AND w.tag_no = t.tag_no
                ) AS seen
          WHERE st.tag_id = seen.tag_id AND st.content_source = seen.source_type
-    ), seen AS (  -- per tag number, the sampled items carrying it (one pass)
-        SELECT u.tag_no, count(*) AS n
+    ), sampled AS (
+        SELECT count(*)::integer AS m FROM sample
+    ), tag_bits AS MATERIALIZED (  -- per tag number: its sampled items, as bits (one pass)
+        SELECT u.tag_no, count(*) AS n,
+               _gallery_bits(array_agg((x.n - 1)::integer), (SELECT m FROM sampled)) AS bits
           FROM sample x CROSS JOIN LATERAL unnest(x.tag_nos) AS u(tag_no)
          GROUP BY u.tag_no
     ), frequent AS MATERIALIZED (  -- the most frequent tags seen often enough
@@ -82,35 +85,16 @@ BEGIN
           FROM (SELECT st.tag_id, t.tag_no
                   FROM public.tag_cardinality_stats st JOIN public.tags t ON t.id = st.tag_id
                  GROUP BY 1, 2 ORDER BY sum(st.cardinality) DESC, 1 LIMIT p_pair_tags) AS f
-          JOIN seen ON seen.tag_no = f.tag_no
+          JOIN tag_bits seen ON seen.tag_no = f.tag_no
          WHERE seen.n >= 20
-    ), pair_items AS MATERIALIZED (  -- as many sampled items as the pair budget allows
-        SELECT ARRAY(SELECT u FROM unnest(x.tag_nos) AS u
-                      WHERE u IN (SELECT tag_no FROM frequent)) AS nos
-          FROM sample x
-         ORDER BY x.n
-         LIMIT greatest(1, p_pair_budget / greatest(1, (
-                   SELECT avg(cardinality(x2.tag_nos) ^ 2) / 2 FROM sample x2)))::bigint
-    ), together AS (
-        SELECT a.u AS no_a, b.u AS no_b, count(*) AS n_ab
-          FROM pair_items p
-         CROSS JOIN LATERAL unnest(p.nos) AS a(u)
-         CROSS JOIN LATERAL unnest(p.nos) AS b(u)
-         WHERE a.u < b.u
-         GROUP BY 1, 2
-    ), counts AS (  -- each frequent tag's count in the items the pairs were counted in
-        SELECT u.tag_no, count(*) AS n_in_pairs
-          FROM pair_items p CROSS JOIN LATERAL unnest(p.nos) AS u(tag_no)
-         GROUP BY 1
     ), fresh AS MATERIALIZED (
         SELECT least(a.tag_id, b.tag_id) AS tag_a, greatest(a.tag_id, b.tag_id) AS tag_b,
-               (greatest(coalesce(tg.n_ab, 0), 0.5) * (SELECT count(*) FROM pair_items)
-                   / (ca.n_in_pairs * cb.n_in_pairs)::double precision)::real AS lift
+               (greatest(bit_count(ba.bits & bb.bits), 0.5) * (SELECT m FROM sampled)
+                   / (ba.n * bb.n)::double precision)::real AS lift
           FROM frequent a
           JOIN frequent b ON a.tag_no < b.tag_no
-          JOIN counts ca ON ca.tag_no = a.tag_no
-          JOIN counts cb ON cb.tag_no = b.tag_no
-          LEFT JOIN together tg ON tg.no_a = a.tag_no AND tg.no_b = b.tag_no
+          JOIN tag_bits ba ON ba.tag_no = a.tag_no
+          JOIN tag_bits bb ON bb.tag_no = b.tag_no
     ), upserted AS (
         INSERT INTO public.tag_pair_stats AS ps (tag_a, tag_b, lift, updated_at)
         SELECT f.tag_a, f.tag_b, f.lift, now() FROM fresh f
@@ -119,14 +103,9 @@ BEGIN
     ), removed AS (
         DELETE FROM public.tag_pair_stats ps
          WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.tag_a = ps.tag_a AND f.tag_b = ps.tag_b)
-    ), sampled AS (
-        SELECT count(*)::integer AS m FROM sample
     ), bits AS MATERIALIZED (  -- bit i = the sample's item at position n - 1
-        SELECT 'tag' AS dimension, u.tag_no::bigint AS key,
-               _gallery_bits(array_agg((x.n - 1)::integer), (SELECT m FROM sampled)) AS bits,
-               NULL::bigint AS population
-          FROM sample x CROSS JOIN LATERAL unnest(x.tag_nos) AS u(tag_no)
-         GROUP BY u.tag_no
+        SELECT 'tag' AS dimension, t.tag_no::bigint AS key, t.bits, NULL::bigint AS population
+          FROM tag_bits t
         UNION ALL
         SELECT 'creator', x.creator_id::bigint,
                _gallery_bits(array_agg((x.n - 1)::integer), (SELECT m FROM sampled)), NULL
@@ -159,5 +138,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION gallery._gallery_stats_sample(integer, integer, bigint) IS
+COMMENT ON FUNCTION gallery._gallery_stats_sample(integer, integer) IS
     'Internal: sampled tag time and pair statistics for the planner (part of gallery_stats_refresh)';
