@@ -47,9 +47,10 @@ def run(dsn: str, rounds: int, calls: int) -> dict[str, dict[str, float]]:
                         "UPDATE gallery_config SET telemetry_sample_rate = %s",
                         (0 if variant == "off" else 1,),
                     )
-                    if variant != "off":
-                        persistence = "LOGGED" if variant == "logged" else "UNLOGGED"
-                        conn.execute(f"ALTER TABLE gallery_telemetry SET {persistence}")
+                    if variant == "logged":
+                        conn.execute("ALTER TABLE gallery_telemetry SET LOGGED")
+                    elif variant == "unlogged":
+                        conn.execute("ALTER TABLE gallery_telemetry SET UNLOGGED")
                     _client_ms(conn, tag, WARM_UP)
                     times[variant] += _client_ms(conn, tag, calls)
         finally:

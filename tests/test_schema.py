@@ -403,6 +403,8 @@ def test_a_link_inserted_while_its_item_changes_takes_the_new_values(
 def session_waiting_on(holder: psycopg.Connection) -> int | None:
     """The pid of a session that waits on a lock ``holder`` holds, within 10 s (None)."""
     for _ in range(100):
+        # (a transaction sees the activity as it was at its first look, unless cleared)
+        holder.execute("SELECT pg_stat_clear_snapshot()")
         waiting = holder.execute(
             "SELECT pid FROM pg_stat_activity"
             " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
@@ -616,16 +618,7 @@ def test_the_telemetry_migration_waits_for_a_page_in_flight(gallery: str) -> Non
         in_flight.execute("SELECT max_tags FROM gallery_config")
         migration = threading.Thread(target=migrate)
         migration.start()
-        (page_pid,) = in_flight.execute("SELECT pg_backend_pid()").fetchone()
-        blocked = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE pg_blocking_pids(pid) @> ARRAY[%s::integer]"
-        )
-        for _ in range(100):  # (each look in a connection of its own: a transaction's
-            if rows(gallery, blocked, page_pid) != [(0,)]:  # view of the activity is fixed)
-                break
-            time.sleep(0.1)
-        assert rows(gallery, blocked, page_pid) == [(1,)], errors  # the migration waits
+        assert session_waiting_on(in_flight) is not None, errors  # the migration waits
         in_flight.execute(  # then its telemetry, as the previous release writes it
             "INSERT INTO gallery_telemetry (strategy, forced, k, match, sources, rows_returned,"
             " duration_ms) VALUES ('order_first', false, 0, 'all', '{community-regular}', 25, 1)"

@@ -85,8 +85,8 @@ BEGIN
           FROM (SELECT st.tag_id, t.tag_no
                   FROM public.tag_cardinality_stats st JOIN public.tags t ON t.id = st.tag_id
                  GROUP BY 1, 2 ORDER BY sum(st.cardinality) DESC, 1 LIMIT p_pair_tags) AS f
-          JOIN tag_bits seen ON seen.tag_no = f.tag_no
-         WHERE seen.n >= 20
+          JOIN tag_bits b ON b.tag_no = f.tag_no
+         WHERE b.n >= 20
     ), fresh AS MATERIALIZED (
         SELECT least(a.tag_id, b.tag_id) AS tag_a, greatest(a.tag_id, b.tag_id) AS tag_b,
                (greatest(bit_count(ba.bits & bb.bits), 0.5) * (SELECT m FROM sampled)
