@@ -897,16 +897,21 @@ def test_planner_knobs(gallery_dsn: str) -> None:
                 assert plan["costs"].get(strategy) is None and plan["strategy"] != strategy
                 assert plan["strategy"] == cheapest(plan)
             c.execute(f"UPDATE gallery_config SET {knob} = true")
-        # tag_array reads every match: past the cap only when every walk reads even more
+        # the cap never rules tag_array out: past it tag_array's estimate adds tag_walk's
+        # (the page it switches to)
+        uncapped = plan_of(c, rare_pair)
         c.execute("UPDATE gallery_config SET seed_candidate_cap = 1")
-        plan = plan_of(c, rare_pair)
-        walks = min(plan["costs"]["tag_walk"] / 2.0, plan["costs"]["order_first"])  # lengths
-        assert (plan["costs"]["tag_array"] is None) == (walks <= 1)
+        capped = plan_of(c, rare_pair)
+        assert capped["estimated_candidates"] > 1
+        assert capped["costs"]["tag_array"] > capped["costs"]["tag_walk"]
+        assert capped["costs"]["tag_array"] != uncapped["costs"]["tag_array"]
         c.execute("UPDATE gallery_config SET enable_tag_walk = false, enable_order_first = false")
+        assert plan_of(c, rare_pair)["strategy"] == "tag_array"
+        c.execute("UPDATE gallery_config SET enable_tag_array = false, enable_tag_merge = false")
         assert plan_of(c, rare_pair)["strategy"] == "tag_array"  # none left: tag_array
         c.execute(
-            "UPDATE gallery_config SET seed_candidate_cap = DEFAULT,"
-            " enable_tag_walk = true, enable_order_first = true"
+            "UPDATE gallery_config SET seed_candidate_cap = DEFAULT, enable_tag_walk = true,"
+            " enable_order_first = true, enable_tag_array = true, enable_tag_merge = true"
         )
         c.execute("DELETE FROM tag_cardinality_stats")
         stale = plan_of(c, TAGS[:2])
@@ -916,6 +921,37 @@ def test_planner_knobs(gallery_dsn: str) -> None:
         assert walk(c, 25, tags=TAGS[:2], sources=COMMUNITY) == oracle(
             c, TAGS[:2], "all", COMMUNITY, None
         )
+
+
+@pytest.mark.parametrize("cap", [1, 40])
+@pytest.mark.parametrize(
+    ("tags", "match"), [(k_tags(2), "all"), (k_tags(3), "any")], ids=["all", "any"]
+)
+def test_tag_array_past_its_cap_gives_tag_walks_pages(
+    gallery_dsn: str, cap: int, tags: list[str], match: str
+) -> None:
+    """tag_array reads at most seed_candidate_cap matches in scope and, past them, returns
+    tag_walk's page: the oracle's either way, whichever side of the cap a scope falls."""
+    with psycopg.connect(gallery_dsn, autocommit=True, row_factory=dict_row) as c:
+        sides = set()
+        try:
+            c.execute("UPDATE gallery_config SET seed_candidate_cap = %s", (cap,))
+            for sources, viewer in SCOPES:
+                expected = oracle(c, tags, match, sources, viewer)
+                sides.add(len(expected) > cap)
+                got = walk(
+                    c,
+                    7,
+                    tags=tags,
+                    match=match,
+                    sources=sources,
+                    viewer=viewer,
+                    strategy="tag_array",
+                )
+                assert got == expected, (sources, viewer)
+        finally:
+            c.execute("UPDATE gallery_config SET seed_candidate_cap = DEFAULT")
+        assert sides == ({True, False} if cap == 40 else {True}), "a side of the cap not tried"
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,6 @@ DECLARE
     c_tag_array double precision;
     c_tag_walk double precision;
     c_tag_merge double precision;
-    v_array_capped boolean;
 BEGIN
     /*
     Contract: the planner's core, for gallery_page (through _gallery_request)
@@ -64,15 +63,15 @@ BEGIN
                    ~2.0 per item both carry there (the rarest's postings
                    read times the second's share among them, with their lift)
       tag_array    ~0.05 per posting and tag (all) or ~0.02 per posting
-                   (any), ~1.0 per match; under all also ~8.0 per page of
-                   another tag's GIN posting tree that the rarest tag's items
-                   lead into: at most the rarest tag's count, at most that
-                   tag's count / 2,000 (postings per page)
+                   (any), ~1.0 per match read, at most seed_candidate_cap + 1
+                   of them; under all also ~8.0 per page of another tag's GIN
+                   posting tree that the rarest tag's items lead into: at
+                   most the rarest tag's count, at most that tag's count /
+                   2,000 (postings per page); past the cap, tag_walk's too
+                   (the page is tag_walk's)
     The share under all: the rarest tag's, times each other tag's share
-    times its lift with the rarest. Allowed: the enable_* knobs; tag_array
-    (which reads every match) only while the rarest tag (all) or the tags
-    together (any) have at most seed_candidate_cap items, or when the best
-    walk is estimated to read more than that; none allowed: tag_array.
+    times its lift with the rarest. Allowed: the enable_* knobs; none
+    allowed: tag_array.
     Without tags: order_first.
     Cost: gallery_config's one row, one statement reading one stats row per
     tag and source, one pair row per tag (all), three pg_class rows (the
@@ -171,17 +170,16 @@ BEGIN
                                                         / greatest(rarest_count, 1))) * 0.15
                        + v_walked * v_pair_share * 2.0
                    END;
-    v_array_capped := (CASE WHEN p_match = 'any' THEN v_links ELSE rarest_count END)
-                      > v_cfg.seed_candidate_cap
-                      -- the cap must never leave a walk that reads even more as the only plan
-                      -- (the walks' lengths: ~1.0 µs per item, ~2.0 per posting)
-                      AND least(coalesce(c_order_first / 1.0, 'Infinity'),
-                                coalesce(c_tag_walk / 2.0, 'Infinity'))
-                          <= v_cfg.seed_candidate_cap;
-    c_tag_array := CASE WHEN v_cfg.enable_tag_array AND NOT v_array_capped THEN
-                       CASE WHEN p_match = 'any' THEN v_links * 0.02 + estimated_candidates * 1.0
-                            ELSE rarest_count * 0.05 * v_k + v_gin_pages * 8.0
-                                 + estimated_candidates * 1.0 END
+    -- tag_array reads at most seed_candidate_cap matches; past it, the page is tag_walk's
+    -- (the switch's cost: the cap's matches read, then the walk, enabled or not)
+    c_tag_array := CASE WHEN v_cfg.enable_tag_array THEN
+                       CASE WHEN p_match = 'any' THEN v_links * 0.02
+                            ELSE rarest_count * 0.05 * v_k + v_gin_pages * 8.0 END
+                       + least(estimated_candidates, v_cfg.seed_candidate_cap + 1) * 1.0
+                       + CASE WHEN estimated_candidates > v_cfg.seed_candidate_cap THEN
+                             CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0 / v_own_share
+                                  ELSE v_walked * 2.0 END
+                         ELSE 0 END
                    END;
     costs := jsonb_build_object('order_first', c_order_first, 'tag_walk', c_tag_walk,
                                 'tag_array', c_tag_array)

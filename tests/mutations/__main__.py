@@ -217,6 +217,21 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "tag_array reads one match fewer than it must to know it is past the cap",
+        "_gallery_tag_array.sql",
+        (("LIMIT (SELECT cap.n FROM cap) + 1)", "LIMIT (SELECT cap.n FROM cap))"),),
+    ),
+    Mutation(
+        "tag_array past its cap returns no page",
+        "_gallery_tag_array.sql",
+        (
+            (
+                "      WHERE (SELECT count(*) FROM c) > (SELECT cap.n FROM cap))",
+                "      WHERE false)",
+            ),
+        ),
+    ),
+    Mutation(
         "telemetry waits for a transaction holding its slot",
         "gallery_page.sql",
         (("FOR UPDATE SKIP LOCKED);", "FOR UPDATE);"),),
