@@ -251,14 +251,33 @@ def test_tag_nos_follow_content_tags(gallery: str) -> None:
         "UPDATE content_items_all SET created_at = created_at - interval '1 year' WHERE id % 4 = 0",
     )
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
-    execute(
+    # links re-tagged: dog's become owl's on items without owl (there are some: dog and owl
+    # are on items of opposite parity)
+    retag = rows(
         gallery,
-        "UPDATE content_tags SET tag_id = %s WHERE tag_id = '00000000-0000-0000-0000-000000000001'"
+        "UPDATE content_tags SET tag_id = %s WHERE tag_id = '00000000-0000-0000-0000-000000000002'"
         " AND NOT EXISTS (SELECT 1 FROM content_tags o WHERE o.content_id = content_tags.content_id"
-        "                 AND o.tag_id = %s)",
+        "                 AND o.tag_id = %s) RETURNING content_id",
         owl,
         owl,
     )
+    assert len(retag) > 3
+    assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
+    # a link moved to another item: one item only loses a tag, the other only gains it
+    cat = "00000000-0000-0000-0000-000000000001"
+    moved = rows(
+        gallery,
+        "UPDATE content_tags SET content_id = (SELECT max(i.id) FROM content_items_auto i"
+        "  WHERE NOT EXISTS (SELECT 1 FROM content_tags o WHERE o.content_id = i.id"
+        "                     AND o.tag_id = %s))"
+        " WHERE (content_id, tag_id) = (SELECT min(content_id), %s::uuid FROM content_tags"
+        "                                WHERE content_source = 'auto' AND tag_id = %s)"
+        " RETURNING content_id",
+        cat,
+        cat,
+        cat,
+    )
+    assert len(moved) == 1
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []
     execute(gallery, "DELETE FROM tags WHERE name = 'dog'")
     assert rows(gallery, TAG_NOS_DRIFT_SQL) == []

@@ -2,6 +2,7 @@ CREATE OR REPLACE FUNCTION gallery.content_tags_remove_tag_nos()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, gallery, pg_temp
+SET enable_seqscan = off  -- a tags probe by primary key per link, however few the tags
 AS $$
 BEGIN
     -- Contract: AFTER DELETE FOR EACH STATEMENT on content_tags with the old rows as
@@ -10,12 +11,11 @@ BEGIN
     -- Cost: one pass over the statement's rows, one queue row per distinct item.
     -- (a primary-key probe of tags per link, not a join: see content_tags_add_tag_nos)
     INSERT INTO public.tag_nos_pending (content_id, content_source, removed)
-    SELECT l.content_id, l.content_source, array_agg(DISTINCT l.tag_no)
-      FROM (SELECT o.content_id, o.content_source,
-                   (SELECT t.tag_no FROM public.tags t WHERE t.id = o.tag_id) AS tag_no
-              FROM old_links o) AS l
-     WHERE l.tag_no IS NOT NULL
-     GROUP BY l.content_id, l.content_source;
+    SELECT o.content_id, o.content_source, array_agg(DISTINCT t.tag_no)
+      FROM old_links o
+     CROSS JOIN LATERAL (SELECT t.tag_no FROM public.tags t WHERE t.id = o.tag_id
+                         LIMIT 1) AS t
+     GROUP BY o.content_id, o.content_source;
     IF FOUND THEN
         INSERT INTO public.tag_nos_pending_xact VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
     END IF;

@@ -2,6 +2,7 @@ CREATE OR REPLACE FUNCTION gallery.content_tags_update_tag_nos()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, gallery, pg_temp
+SET enable_seqscan = off  -- a tags probe by primary key per link, however few the tags
 AS $$
 BEGIN
     -- Contract: AFTER UPDATE FOR EACH STATEMENT on content_tags with the old rows as
@@ -12,13 +13,13 @@ BEGIN
     -- (a link's created_at taking its item's) queues nothing.
     -- Cost: one pass over the statement's rows (two hashed set differences), one queue
     -- row per item whose tags changed.
+    -- (a primary-key probe of tags per link, not a join: see content_tags_add_tag_nos)
     INSERT INTO public.tag_nos_pending (content_id, content_source, added, removed)
-    SELECT d.content_id, d.content_source,
-           array_agg(DISTINCT d.tag_no) FILTER (WHERE d.added),
-           array_agg(DISTINCT d.tag_no) FILTER (WHERE NOT d.added)
-      FROM (SELECT c.content_id, c.content_source, c.added,
-                   (SELECT t.tag_no FROM public.tags t WHERE t.id = c.tag_id) AS tag_no
-              FROM (SELECT n.content_id, n.content_source, n.tag_id, true AS added
+    SELECT c.content_id, c.content_source,
+           -- (an item a link moved away from has nothing added, one it moved to nothing removed)
+           coalesce(array_agg(DISTINCT t.tag_no) FILTER (WHERE c.added), '{}'),
+           coalesce(array_agg(DISTINCT t.tag_no) FILTER (WHERE NOT c.added), '{}')
+      FROM (SELECT n.content_id, n.content_source, n.tag_id, true AS added
               FROM (SELECT content_id, content_source, tag_id FROM new_links
                     EXCEPT
                     SELECT content_id, content_source, tag_id FROM old_links) AS n
@@ -26,9 +27,10 @@ BEGIN
             SELECT o.content_id, o.content_source, o.tag_id, false
               FROM (SELECT content_id, content_source, tag_id FROM old_links
                     EXCEPT
-                    SELECT content_id, content_source, tag_id FROM new_links) AS o) AS c) AS d
-     WHERE d.tag_no IS NOT NULL
-     GROUP BY d.content_id, d.content_source;
+                    SELECT content_id, content_source, tag_id FROM new_links) AS o) AS c
+     CROSS JOIN LATERAL (SELECT t.tag_no FROM public.tags t WHERE t.id = c.tag_id
+                         LIMIT 1) AS t
+     GROUP BY c.content_id, c.content_source;
     IF FOUND THEN
         INSERT INTO public.tag_nos_pending_xact VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
     END IF;
