@@ -25,6 +25,7 @@ DECLARE
     v_walk double precision;
     v_pair_share double precision;  -- under all: of the rarest tag's items, the share with the second
     v_walked double precision;  -- tag_walk and tag_merge: postings of the rarest tag read
+    v_walk_cost double precision;  -- tag_walk's estimate, allowed or not (tag_array's switch)
     c_order_first double precision;
     c_tag_array double precision;
     c_tag_walk double precision;
@@ -160,9 +161,10 @@ BEGIN
     c_order_first := CASE WHEN v_cfg.enable_order_first THEN v_walk * 1.0 END;
     v_walked := least(rarest_count, (p_page_size + 1) * rarest_count
                                     / greatest(estimated_candidates * v_own_share, 1));
+    v_walk_cost := CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0 / v_own_share
+                        ELSE v_walked * 2.0 END;
     c_tag_walk := CASE WHEN v_cfg.enable_tag_walk AND coalesce(v_walk_ready, false) THEN
-                      CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0 / v_own_share
-                           ELSE v_walked * 2.0 END
+                      v_walk_cost
                   END;
     c_tag_merge := CASE WHEN v_cfg.enable_tag_merge AND coalesce(v_walk_ready, false)
                              AND p_match = 'all' AND v_k >= 2 THEN
@@ -176,10 +178,8 @@ BEGIN
                        CASE WHEN p_match = 'any' THEN v_links * 0.02
                             ELSE rarest_count * 0.05 * v_k + v_gin_pages * 8.0 END
                        + least(estimated_candidates, v_cfg.seed_candidate_cap + 1) * 1.0
-                       + CASE WHEN estimated_candidates > v_cfg.seed_candidate_cap THEN
-                             CASE WHEN p_match = 'any' THEN (p_page_size + 1) * v_k * 2.0 / v_own_share
-                                  ELSE v_walked * 2.0 END
-                         ELSE 0 END
+                       + CASE WHEN estimated_candidates > v_cfg.seed_candidate_cap THEN v_walk_cost
+                              ELSE 0 END
                    END;
     costs := jsonb_build_object('order_first', c_order_first, 'tag_walk', c_tag_walk,
                                 'tag_array', c_tag_array)

@@ -1,7 +1,7 @@
 -- depends: 0021_telemetry_unlogged
 -- seed_candidate_cap bounded which filters tag_array could serve: only those whose rarest
 -- tag (all) or tags together (any) had at most that many items, unless every walk was
--- estimated to read more. On real data that left a walk 4-8x slower than tag_array as the
+-- estimated to read more. On zipf data that left a walk 4-8x slower than tag_array as the
 -- only plan (zipf, an item's five tags, the rarest on 61,228 items: tag_merge 85 ms,
 -- tag_array 11-20 ms). Now tag_array may serve any filter and reads at most the cap's
 -- matches; past it the page is tag_walk's (pgsql/functions/_gallery_tag_array.sql), so
