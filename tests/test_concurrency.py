@@ -181,6 +181,24 @@ def test_a_write_committed_inside_a_call_is_seen_whole_or_not_at_all(
     assert not any(r["is_private"] for r in got), "another user's private item"
 
 
+@pytest.mark.parametrize("write", list(WRITES))
+@pytest.mark.parametrize("filters", ["all", "any"])
+def test_tag_array_past_its_cap_sees_a_write_whole_or_not_at_all(
+    gallery_dsn: str, filters: str, write: str
+) -> None:
+    """The same, where tag_array finds more matches than seed_candidate_cap and gives
+    tag_walk's page instead: the count, the switch and the walk are one statement."""
+    with psycopg.connect(gallery_dsn, autocommit=True) as c:
+        c.execute("UPDATE gallery_config SET seed_candidate_cap = 1")
+    try:
+        test_a_write_committed_inside_a_call_is_seen_whole_or_not_at_all(
+            gallery_dsn, filters, "tag_array", write
+        )
+    finally:
+        with psycopg.connect(gallery_dsn, autocommit=True) as c:
+            c.execute("UPDATE gallery_config SET seed_candidate_cap = DEFAULT")
+
+
 WALK_SQL = PAGE_SQL.replace(
     "SELECT id, row_cursor", "SELECT id, created_at, creator_id, is_private, row_cursor"
 )
